@@ -75,10 +75,18 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@sh scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# Binaries, the udev rule and the systemd unit; the configuration in
+# /etc/smsgw/smsgw.conf is the admin's to write (see README.md).
 install: all
-	install -d $(DESTDIR)/usr/local/bin
+	install -d $(DESTDIR)/usr/local/bin $(DESTDIR)/etc/udev/rules.d \
+		$(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/smsgw
 	install -m 755 build/release/gatewayd build/release/smsctl \
 		build/release/modemsim $(DESTDIR)/usr/local/bin/
+	install -m 644 udev/90-smsgw.rules $(DESTDIR)/etc/udev/rules.d/
+	install -m 644 scripts/smsgw.service $(DESTDIR)/etc/systemd/system/
+	@if [ -z "$(DESTDIR)" ] && ! id smsgw >/dev/null 2>&1; then \
+		useradd --system --home /var/lib/smsgw --shell /usr/sbin/nologin \
+			--groups dialout smsgw; fi
 
 clean:
 	rm -rf build
