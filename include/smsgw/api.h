@@ -26,10 +26,15 @@ struct api_context {
 
 struct api;
 
-/* Listen on conf->http_host:http_port.  Each request thread opens its own
- * store connection.  Returns 0 or a negative errno with 'err' set. */
+/* Listen on conf->http_host:http_port (port 0: any free port).  Each
+ * request thread opens its own store connection.  Returns 0 or a
+ * negative errno with 'err' set. */
 int api_start(const struct api_context *ctx, struct api **out, char *err,
     size_t errlen);
+
+/* The port actually bound: conf->http_port, or the one the kernel chose
+ * when http_port is 0 (tests ask for any free port that way). */
+int api_port(const struct api *api);
 
 void api_stop(struct api *api);
 
