@@ -122,11 +122,12 @@ static const char *const sq_migrations[] = {
 	"  incomplete INTEGER NOT NULL DEFAULT 0,"
 	"  concat_ref INTEGER"
 	");"
-	/* The queue: only queued outbound rows, in claim order (I6). */
-	"CREATE INDEX messages_queue ON messages(id)"
-	"  WHERE state = 'queued' AND direction = 'outbound';"
+	/* (direction, state, id) is also the queue, in claim order (I6);
+	 * the other two serve the API's lists, newest first. */
+	"CREATE INDEX messages_direction_state"
+	"  ON messages(direction, state, id);"
+	"CREATE INDEX messages_direction ON messages(direction, id);"
 	"CREATE INDEX messages_state ON messages(state, id);"
-	"CREATE INDEX messages_direction ON messages(direction, state, id);"
 	"CREATE TABLE message_events ("
 	"  id INTEGER PRIMARY KEY,"
 	"  message_id INTEGER NOT NULL"
@@ -593,8 +594,8 @@ sq_message_list(struct store *store, const struct store_filter *filter,
 	size_t n;
 	int rc, i = 0;
 
-	/* The WHERE is built from the filter so that the planner can use
-	 * messages_direction / messages_state rather than a scan. */
+	/* The WHERE is built from the filter so that the planner can walk
+	 * one of the messages_* indexes in id order rather than sort. */
 	n = (size_t)snprintf(sql, sizeof(sql), "SELECT " SQ_MSG_COLS
 	    " FROM messages");
 	if (filter->direction >= 0) {
@@ -718,8 +719,8 @@ out:
 
 /*
  * The choice and the change are one statement, inside BEGIN IMMEDIATE
- * (I6); the literal state/direction terms let SQLite walk the partial
- * index messages_queue in id order and stop at the first due row.
+ * (I6); SQLite walks messages_direction_state in id order and stops at
+ * the first due row.
  */
 static int
 sq_claim_next(struct store *store, const char *modem, int64_t now,
