@@ -636,12 +636,12 @@ api_start(const struct api_context *ctx, struct api **out, char *err,
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api->daemon = MHD_start_daemon(flags, 0, NULL, NULL, api_handle, api,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONN_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (api->daemon == NULL) {
 		rc = api_bind_reason(&ss, len);
