@@ -40,7 +40,7 @@
 struct transport {
 	enum transport_kind	kind;
 	int			fd;
-	struct sp_port		*port;	/* serial only; owns 'fd' then */
+	struct sp_port		*port;	/* serial only; owns 'fd' */
 	int			sp_opened;
 	char			device[128];
 };
