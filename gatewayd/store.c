@@ -370,3 +370,11 @@ store_inbound_add(struct store *store, const struct store_inbound_part *part,
 		*id = tmp;
 	return rc;
 }
+
+int
+store_inbound_flush(struct store *store, int64_t before)
+{
+	if (store == NULL)
+		return -EINVAL;
+	return store->backend->inbound_flush(store, before);
+}

@@ -50,6 +50,7 @@ struct store_backend {
 	int	(*inbound_seen)(struct store *, const char *, const char *);
 	int	(*inbound_add)(struct store *, const struct store_inbound_part *,
 		    int64_t *);
+	int	(*inbound_flush)(struct store *, int64_t);
 };
 
 extern const struct store_backend store_backend_sqlite;

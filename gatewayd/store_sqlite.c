@@ -167,6 +167,10 @@ static const char *const sq_migrations[] = {
 	"CREATE INDEX inbound_pdus_set"
 	"  ON inbound_pdus(modem, originator, ref, total, seq);"
 	"CREATE INDEX inbound_pdus_message ON inbound_pdus(message_id);",
+
+	/* 2: sets still waiting for parts, for store_inbound_flush(). */
+	"CREATE INDEX inbound_pdus_waiting ON inbound_pdus(stored_at)"
+	"  WHERE message_id IS NULL;",
 };
 
 #define SQ_SCHEMA_VERSION \
@@ -1296,18 +1300,20 @@ sq_append(char **buf, size_t *len, const char *src)
 /*
  * If every seq 1..total of the set of 'part' is in, unlinked, join the
  * texts in seq order, the first PDU of each seq winning (I8), and make
- * the message.  '*id' is 0 while parts are missing.
+ * the message.  '*id' is 0 while parts are missing.  With 'partial', the
+ * parts present make the message anyway, marked incomplete.
  */
 static int
 sq_inbound_assemble(struct store_sqlite *s,
-    const struct store_inbound_part *part, int64_t now, int64_t *id)
+    const struct store_inbound_part *part, int partial, int64_t now,
+    int64_t *id)
 {
 	struct sq_inbound_msg im = { .concat = 1 };
 	char *text = NULL, encoding[8] = "";
 	size_t len = 0;
 	sqlite3_stmt *st;
 	int64_t at, prev = 0, seq;
-	int rc;
+	int rc, present = 0;
 
 	rc = sq_prepare(s, "inbound_assemble", "SELECT seq, text, encoding,"
 	    " received_at FROM inbound_pdus WHERE modem = ?1 AND"
@@ -1321,7 +1327,7 @@ sq_inbound_assemble(struct store_sqlite *s,
 		seq = sqlite3_column_int64(st, 0);
 		if (seq == prev)
 			continue;	/* a resend of a part we have */
-		if (seq != prev + 1)
+		if (seq != prev + 1 && !partial)
 			break;		/* a gap: not complete */
 		prev = seq;
 		rc = sq_append(&text, &len,
@@ -1329,9 +1335,9 @@ sq_inbound_assemble(struct store_sqlite *s,
 		if (rc < 0)
 			goto out;
 		at = sqlite3_column_int64(st, 3);
-		if (seq == 1 || at < im.received_at)
+		if (present == 0 || at < im.received_at)
 			im.received_at = at;
-		if (seq == 1)
+		if (present++ == 0)
 			sq_copy(encoding, sizeof(encoding),
 			    sqlite3_column_text(st, 2));
 	}
@@ -1339,7 +1345,7 @@ sq_inbound_assemble(struct store_sqlite *s,
 		rc = sq_error(s, "inbound_assemble", rc);
 		goto out;
 	}
-	if (prev != (int64_t)part->total) {
+	if (present == 0 || (!partial && prev != (int64_t)part->total)) {
 		*id = 0;
 		rc = 0;
 		goto out;
@@ -1347,7 +1353,8 @@ sq_inbound_assemble(struct store_sqlite *s,
 
 	im.text = text;
 	im.encoding = encoding;
-	im.segments = (int)part->total;
+	im.segments = present;
+	im.incomplete = present != (int)part->total;
 	rc = sq_inbound_message(s, part, &im, now, id);
 	if (rc < 0)
 		goto out;
@@ -1410,7 +1417,7 @@ sq_inbound_store(struct store_sqlite *s, const struct store_inbound_part *part,
 			return rc;
 		if (resent != 0)
 			return sq_inbound_link(s, part, pdu_id, resent);
-		return sq_inbound_assemble(s, part, now, id);
+		return sq_inbound_assemble(s, part, 0, now, id);
 	}
 
 	/* A single message, or a part whose seq cannot be placed: keep its
@@ -1457,6 +1464,125 @@ err:
 	return rc;
 }
 
+/* One set of parts still waiting, as found by sq_inbound_flush(). */
+struct sq_waiting {
+	char		*modem;
+	char		*originator;
+	unsigned	 ref;
+	unsigned	 total;
+};
+
+static void
+sq_waiting_free(struct sq_waiting *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].modem);
+		free(v[i].originator);
+	}
+	free(v);
+}
+
+static int
+sq_waiting_list(struct store_sqlite *s, int64_t before,
+    struct sq_waiting **out, size_t *n)
+{
+	struct sq_waiting *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_prepare(s, "inbound_flush", "SELECT modem, originator, ref,"
+	    " total FROM inbound_pdus WHERE message_id IS NULL"
+	    " GROUP BY modem, originator, ref, total"
+	    " HAVING MAX(stored_at) < ?", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, before);
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				rc = -ENOMEM;
+				goto err;
+			}
+			v = nv;
+		}
+		v[len].modem = strdup((const char *)sqlite3_column_text(st,
+		    0));
+		v[len].originator = strdup((const char *)sqlite3_column_text(
+		    st, 1));
+		v[len].ref = (unsigned)sqlite3_column_int64(st, 2);
+		v[len].total = (unsigned)sqlite3_column_int64(st, 3);
+		len++;
+		if (v[len - 1].modem == NULL ||
+		    v[len - 1].originator == NULL) {
+			rc = -ENOMEM;
+			goto err;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_error(s, "inbound_flush", rc);
+		goto err;
+	}
+	sqlite3_finalize(st);
+	*out = v;
+	*n = len;
+	return 0;
+err:
+	sqlite3_finalize(st);
+	sq_waiting_free(v, len);
+	return rc;
+}
+
+/* Sets that waited too long become incomplete messages (I8: linked in
+ * the same transaction, so a set is flushed once). */
+static int
+sq_inbound_flush(struct store *store, int64_t before)
+{
+	struct store_sqlite *s = sq(store);
+	struct store_inbound_part key;
+	struct sq_waiting *v = NULL;
+	int64_t now = sq_now(), id;
+	size_t n = 0, i;
+	int rc, made = 0;
+
+	rc = sq_begin(s, "inbound_flush");
+	if (rc < 0)
+		return rc;
+	rc = sq_waiting_list(s, before, &v, &n);
+	if (rc < 0)
+		goto err;
+
+	for (i = 0; i < n; i++) {
+		memset(&key, 0, sizeof(key));
+		key.modem = v[i].modem;
+		key.from = v[i].originator;
+		key.ref = v[i].ref;
+		key.total = v[i].total;
+		rc = sq_inbound_assemble(s, &key, 1, now, &id);
+		if (rc < 0)
+			goto err;
+		if (id != 0)
+			made++;
+	}
+	rc = sq_commit(s, "inbound_flush");
+	if (rc < 0)
+		goto err;
+
+	if (made > 0)
+		log_notice("store: flushed incomplete=%d", made);
+	sq_waiting_free(v, n);
+	return made;
+err:
+	sq_waiting_free(v, n);
+	sq_rollback(s);
+	return rc;
+}
+
 const struct store_backend store_backend_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1475,4 +1601,5 @@ const struct store_backend store_backend_sqlite = {
 	.recover = sq_recover,
 	.inbound_seen = sq_inbound_seen,
 	.inbound_add = sq_inbound_add,
+	.inbound_flush = sq_inbound_flush,
 };

@@ -231,4 +231,14 @@ struct store_inbound_part {
 int store_inbound_add(struct store *store,
     const struct store_inbound_part *part, int64_t *id);
 
+/*
+ * Stop waiting for the missing parts of concatenated messages: every set
+ * whose newest part was stored before 'before' (Unix ms) becomes one
+ * message marked incomplete, its text the parts present joined in
+ * sequence order, so that nothing received stays invisible.  Call it
+ * now and then (e.g. with before = now - 1 hour).  Returns the number of
+ * messages made, or a negative errno.
+ */
+int store_inbound_flush(struct store *store, int64_t before);
+
 #endif

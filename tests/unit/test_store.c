@@ -138,7 +138,9 @@ test_store_open_migrates(void **state)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
-	assert_true(raw_int(fx->path, "PRAGMA user_version") >= 1);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(fx->path, "SELECT COUNT(*) FROM"
+	    " sqlite_master WHERE name = 'inbound_pdus_waiting'"), 1);
 	assert_int_equal(raw_int(fx->path, "SELECT COUNT(*) FROM"
 	    " sqlite_master WHERE name IN ('messages', 'message_events',"
 	    " 'outbound_parts', 'inbound_pdus')"), 4);
@@ -901,6 +903,39 @@ test_store_inbound_bad_seq(void **state)
 	store_message_release(&m);
 }
 
+static void
+test_store_inbound_flush(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_filter f = { STORE_INBOUND, -1, 0, 10 };
+	struct store_message m;
+	struct collect c;
+
+	assert_int_equal(add_part(fx->store, "F103", 4, 3, 3, "three"), 0);
+	assert_int_equal(add_part(fx->store, "F101", 4, 1, 3, "one "), 0);
+	inbound_single(fx->store, "F200", "single");
+
+	/* Fresh parts are left waiting. */
+	assert_int_equal(store_inbound_flush(fx->store, 0), 0);
+	assert_int_equal(count_inbound(fx->store), 1);
+
+	assert_int_equal(store_inbound_flush(fx->store, INT64_MAX), 1);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_message_list(fx->store, &f, collect_fn, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(store_message_get(fx->store, c.ids[0], &m), 0);
+	assert_string_equal(m.text, "one three");
+	assert_int_equal(m.incomplete, 1);
+	assert_int_equal(m.segments, 2);
+	assert_int_equal(m.received_at, 1001);
+	store_message_release(&m);
+
+	/* Flushed once only. */
+	assert_int_equal(store_inbound_flush(fx->store, INT64_MAX), 0);
+	assert_int_equal(count_inbound(fx->store), 2);
+	assert_int_equal(store_inbound_flush(NULL, 0), -EINVAL);
+}
+
 /* ---- damage, concurrency, durability --------------------------------- */
 
 static void
@@ -1065,6 +1100,7 @@ main(void)
 		T(test_store_inbound_multipart_any_order),
 		T(test_store_inbound_duplicate_seq),
 		T(test_store_inbound_bad_seq),
+		T(test_store_inbound_flush),
 		T(test_store_impossible_state),
 		T(test_store_concurrent_claims),
 		T(test_store_reopen_intact),
