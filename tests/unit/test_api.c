@@ -356,7 +356,8 @@ test_api_not_found(void **state)
 		"/api/v1/messages/", "/api/v1/messages/abc",
 		"/api/v1/messages/0", "/api/v1/messages/-1",
 		"/api/v1/messages/1x", "/api/v1/messages/1/events",
-		"/api/v1/messages/99999", "/api/v1/messages/1234567890123456789",
+		"/api/v1/messages/99999",
+		"/api/v1/messages/1234567890123456789",
 		"/healthz/", "/api/v1/modems/x",
 	};
 	struct fixture *f = *state;
@@ -482,8 +483,8 @@ test_api_post_segments_limit(void **state)
 	/* 10 parts of 153 GSM characters fit; one character more does not. */
 	memset(text, 'a', 1530);
 	text[1530] = '\0';
-	snprintf(body, sizeof(body), "{\"to\":\"+15551234567\",\"text\":\"%s\"}",
-	    text);
+	snprintf(body, sizeof(body),
+	    "{\"to\":\"+15551234567\",\"text\":\"%s\"}", text);
 	http(f, "POST", "/api/v1/messages", body, &r);
 	assert_int_equal(r.status, 202);
 	assert_int_equal(jint(r.json, "segments"), 10);
@@ -491,8 +492,8 @@ test_api_post_segments_limit(void **state)
 
 	text[1530] = 'a';
 	text[1531] = '\0';
-	snprintf(body, sizeof(body), "{\"to\":\"+15551234567\",\"text\":\"%s\"}",
-	    text);
+	snprintf(body, sizeof(body),
+	    "{\"to\":\"+15551234567\",\"text\":\"%s\"}", text);
 	http(f, "POST", "/api/v1/messages", body, &r);
 	assert_error(&r, 400, "text_too_long");
 	reply_release(&r);
@@ -504,7 +505,8 @@ test_api_post_invalid_json(void **state)
 	static const char *const bodies[] = {
 		"", "{", "not json", "[]", "[{\"to\":\"+15551234567\"}]",
 		"\"text\"", "42", "null",
-		"{\"to\":\"+15551234567\",\"to\":\"+15551234568\",\"text\":\"x\"}",
+		"{\"to\":\"+15551234567\",\"to\":\"+15551234568\","
+		"\"text\":\"x\"}",
 		"{\"to\":\"+15551234567\",\"text\":\"x\"} trailing",
 		"{\"to\":\"+15551234567\",\"text\":\"a\\u0000b\"}",
 	};
