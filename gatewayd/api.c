@@ -431,7 +431,8 @@ api_begin(struct api_call *call, struct api_request *req)
 	if (!api_is_get(call->method) &&
 	    !(post && req->route == API_ROUTE_MESSAGES))
 		return api_error(call, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    "method_not_allowed", "%s is not allowed here", allow);
+		    "method_not_allowed", "%.16s is not allowed here; use %s",
+		    call->method, allow);
 
 	switch (req->route) {
 	case API_ROUTE_HEALTHZ:

@@ -84,10 +84,13 @@ conf_type_name(int type)
 	}
 }
 
-/* Reject every child of group 's' whose name is not in 'known'. */
+/*
+ * Reject every child of group 's' whose name is not in 'known'.  'prefix'
+ * is the group's key path with its dot ("http.", "modems[0].", "").
+ */
 static int
 conf_check_keys(struct conf_ctx *cx, const config_setting_t *s,
-    const char *where, const char *const *known)
+    const char *prefix, const char *const *known)
 {
 	const config_setting_t *child;
 	const char *name;
@@ -102,8 +105,8 @@ conf_check_keys(struct conf_ctx *cx, const config_setting_t *s,
 			if (strcmp(name, known[k]) == 0)
 				break;
 		if (known[k] == NULL)
-			return conf_fail(cx, child, "unknown setting '%s'%s%s",
-			    name, where[0] != '\0' ? " in " : "", where);
+			return conf_fail(cx, child, "%s%s: unknown setting",
+			    prefix, name);
 	}
 	return 0;
 }
@@ -117,7 +120,7 @@ conf_want_type(struct conf_ctx *cx, const config_setting_t *s,
 	if (have == type ||
 	    (type == CONFIG_TYPE_INT && have == CONFIG_TYPE_INT64))
 		return 0;
-	return conf_fail(cx, s, "%s must be %s, not %s", what,
+	return conf_fail(cx, s, "%s: must be %s, not %s", what,
 	    conf_type_name(type), conf_type_name(have));
 }
 
@@ -235,9 +238,9 @@ conf_read_http(struct conf_ctx *cx, const config_setting_t *root,
 	http = config_setting_get_member(root, "http");
 	if (http == NULL)
 		return conf_fail(cx, root,
-		    "missing group 'http' (it holds the required http.token)");
+		    "http: missing (a group with the required http.token)");
 	if (conf_want_type(cx, http, "http", CONFIG_TYPE_GROUP) < 0 ||
-	    conf_check_keys(cx, http, "http", known) < 0)
+	    conf_check_keys(cx, http, "http.", known) < 0)
 		return -1;
 
 	s = config_setting_get_member(http, "listen");
@@ -249,18 +252,18 @@ conf_read_http(struct conf_ctx *cx, const config_setting_t *root,
 	}
 	if (conf_parse_listen(listen, &host, &port) < 0)
 		return conf_fail(cx, s != NULL ? s : http,
-		    "http.listen \"%s\" is not \"IPv4:port\" or "
+		    "http.listen: \"%s\" is not \"IPv4:port\" or "
 		    "\"[IPv6]:port\" with a port of 1-65535", listen);
 	c->http_host = host;
 	c->http_port = port;
 
 	s = config_setting_get_member(http, "token");
 	if (s == NULL)
-		return conf_fail(cx, http, "missing http.token");
+		return conf_fail(cx, http, "http.token: missing (required)");
 	if (conf_dup_string(cx, s, "http.token", &c->http_token) < 0)
 		return -1;
 	if (!conf_token_ok(c->http_token))
-		return conf_fail(cx, s, "http.token must be at least %d "
+		return conf_fail(cx, s, "http.token: must be at least %d "
 		    "printable characters without spaces", CONF_TOKEN_MIN);
 	return 0;
 }
@@ -318,61 +321,67 @@ conf_pin_ok(const char *pin)
 }
 
 static int
-conf_read_modem(struct conf_ctx *cx, const config_setting_t *g,
+conf_read_modem(struct conf_ctx *cx, const config_setting_t *g, size_t i,
     struct conf_modem *m)
 {
 	static const char *const known[] = {
 		"name", "device", "pin", "baud", NULL
 	};
 	const config_setting_t *s;
+	char key[32], prefix[40], what[48];
 	long long baud;
 
-	if (conf_want_type(cx, g, "each entry of modems",
-	    CONFIG_TYPE_GROUP) < 0 ||
-	    conf_check_keys(cx, g, "a modem", known) < 0)
+	snprintf(key, sizeof(key), "modems[%zu]", i);
+	snprintf(prefix, sizeof(prefix), "%s.", key);
+	if (conf_want_type(cx, g, key, CONFIG_TYPE_GROUP) < 0 ||
+	    conf_check_keys(cx, g, prefix, known) < 0)
 		return -1;
 
 	s = config_setting_get_member(g, "name");
 	if (s == NULL)
-		return conf_fail(cx, g, "modem without a name");
-	if (conf_dup_string(cx, s, "modem name", &m->name) < 0)
+		return conf_fail(cx, g, "%sname: missing (required)", prefix);
+	snprintf(what, sizeof(what), "%sname", prefix);
+	if (conf_dup_string(cx, s, what, &m->name) < 0)
 		return -1;
 	if (!conf_name_ok(m->name))
-		return conf_fail(cx, s, "modem name \"%s\" must be 1-%d of "
-		    "A-Z a-z 0-9 _ -", m->name, CONF_NAME_MAX);
+		return conf_fail(cx, s, "%s: \"%s\" must be 1-%d of "
+		    "A-Z a-z 0-9 _ -", what, m->name, CONF_NAME_MAX);
 
 	s = config_setting_get_member(g, "device");
 	if (s == NULL)
-		return conf_fail(cx, g, "modem '%s' has no device", m->name);
-	if (conf_dup_string(cx, s, "device", &m->device) < 0)
+		return conf_fail(cx, g, "%sdevice: missing (required)",
+		    prefix);
+	snprintf(what, sizeof(what), "%sdevice", prefix);
+	if (conf_dup_string(cx, s, what, &m->device) < 0)
 		return -1;
 	if (!conf_device_ok(m->device))
-		return conf_fail(cx, s, "device \"%s\" of modem '%s' is not an "
-		    "absolute path, \"tcp://host:port\" or \"virtual\"",
-		    m->device, m->name);
+		return conf_fail(cx, s, "%s: \"%s\" is not an absolute path, "
+		    "\"tcp://host:port\" or \"virtual\"", what, m->device);
 
 	s = config_setting_get_member(g, "pin");
+	snprintf(what, sizeof(what), "%spin", prefix);
 	if (s != NULL) {
+		/* An unquoted PIN would lose its leading zeros. */
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
-			return conf_fail(cx, s, "pin of modem '%s' must be a "
-			    "string (quote it: pin = \"1234\";)", m->name);
-		if (conf_dup_string(cx, s, "pin", &m->pin) < 0)
+			return conf_fail(cx, s, "%s: must be a string (quote "
+			    "it: pin = \"1234\";)", what);
+		if (conf_dup_string(cx, s, what, &m->pin) < 0)
 			return -1;
 		if (!conf_pin_ok(m->pin))
-			return conf_fail(cx, s, "pin of modem '%s' must be "
-			    "4 to 8 digits", m->name);
+			return conf_fail(cx, s, "%s: must be 4 to 8 digits",
+			    what);
 	}
 
 	m->baud = CONF_BAUD_DEFAULT;
 	s = config_setting_get_member(g, "baud");
+	snprintf(what, sizeof(what), "%sbaud", prefix);
 	if (s != NULL) {
-		if (conf_want_type(cx, s, "baud", CONFIG_TYPE_INT) < 0)
+		if (conf_want_type(cx, s, what, CONFIG_TYPE_INT) < 0)
 			return -1;
 		baud = config_setting_get_int64(s);
 		if (baud < CONF_BAUD_MIN || baud > CONF_BAUD_MAX)
-			return conf_fail(cx, s, "baud %lld of modem '%s' is "
-			    "outside %d-%d", baud, m->name, CONF_BAUD_MIN,
-			    CONF_BAUD_MAX);
+			return conf_fail(cx, s, "%s: %lld is outside %d-%d",
+			    what, baud, CONF_BAUD_MIN, CONF_BAUD_MAX);
 		m->baud = (int)baud;
 	}
 	return 0;
@@ -387,13 +396,13 @@ conf_read_modems(struct conf_ctx *cx, const config_setting_t *root,
 
 	list = config_setting_get_member(root, "modems");
 	if (list == NULL)
-		return conf_fail(cx, root, "missing 'modems' (a list of "
+		return conf_fail(cx, root, "modems: missing (a list of "
 		    "groups: modems = ( { name = ...; device = ...; } );)");
 	if (conf_want_type(cx, list, "modems", CONFIG_TYPE_LIST) < 0)
 		return -1;
 	n = (size_t)config_setting_length(list);
 	if (n == 0)
-		return conf_fail(cx, list, "modems is empty: configure at "
+		return conf_fail(cx, list, "modems: empty; configure at "
 		    "least one modem");
 
 	c->modems = calloc(n, sizeof(*c->modems));
@@ -403,14 +412,15 @@ conf_read_modems(struct conf_ctx *cx, const config_setting_t *root,
 
 	for (i = 0; i < n; i++) {
 		g = config_setting_get_elem(list, (unsigned)i);
-		if (conf_read_modem(cx, g, &c->modems[i]) < 0)
+		if (conf_read_modem(cx, g, i, &c->modems[i]) < 0)
 			return -1;
 		for (j = 0; j < i; j++)
 			if (strcmp(c->modems[j].name, c->modems[i].name) == 0)
 				return conf_fail(cx,
 				    config_setting_get_member(g, "name"),
-				    "modem name '%s' is used twice",
-				    c->modems[i].name);
+				    "modems[%zu].name: \"%s\" is already the "
+				    "name of modems[%zu]", i, c->modems[i].name,
+				    j);
 	}
 	return 0;
 }
@@ -447,12 +457,12 @@ conf_read_root(struct conf_ctx *cx, const config_setting_t *root,
 
 	s = config_setting_get_member(root, "database");
 	if (s == NULL)
-		return conf_fail(cx, root, "missing 'database' (the path of "
+		return conf_fail(cx, root, "database: missing (the path of "
 		    "the message store)");
 	if (conf_dup_string(cx, s, "database", &c->database) < 0)
 		return -1;
 	if (c->database[0] == '\0')
-		return conf_fail(cx, s, "database must not be empty");
+		return conf_fail(cx, s, "database: must not be empty");
 
 	if (conf_read_modems(cx, root, c) < 0)
 		return -1;
@@ -465,7 +475,7 @@ conf_read_root(struct conf_ctx *cx, const config_setting_t *root,
 		name = config_setting_get_string(s);
 		level = log_level_parse(name);
 		if (level < 0)
-			return conf_fail(cx, s, "log_level \"%s\" is not one "
+			return conf_fail(cx, s, "log_level: \"%s\" is not one "
 			    "of error, warn, notice, info, debug", name);
 		c->log_level = level;
 	}

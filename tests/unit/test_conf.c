@@ -209,32 +209,32 @@ test_conf_unknown_keys(void **state)
 {
 	(void)state;
 	expect_error(L1_HTTP L2_DB L3_MODEMS "colour = \"red\";\n",
-	    4, "unknown setting 'colour'");
+	    4, "colour: unknown setting");
 	expect_error("http = {\n token = \"" TOKEN "\";\n tokne = \"x\";\n};\n"
-	    L2_DB L3_MODEMS, 3, "unknown setting 'tokne' in http");
+	    L2_DB L3_MODEMS, 3, "http.tokne: unknown setting");
 	expect_error(L1_HTTP L2_DB
 	    "modems = (\n { name = \"m\"; device = \"virtual\";\n"
 	    "   speed = 9600; }\n);\n", 5,
-	    "unknown setting 'speed' in a modem");
+	    "modems[0].speed: unknown setting");
 }
 
 static void
 test_conf_http_errors(void **state)
 {
 	(void)state;
-	expect_error(L2_DB L3_MODEMS, 1, "missing group 'http'");
+	expect_error(L2_DB L3_MODEMS, 1, "http: missing");
 	expect_error("http = \"x\";\n" L2_DB L3_MODEMS, 1,
-	    "http must be a group, not a string");
+	    "http: must be a group, not a string");
 	expect_error(L2_DB "http = {\n listen = \"1.2.3.4:80\";\n};\n"
-	    L3_MODEMS, 2, "missing http.token");
+	    L3_MODEMS, 2, "http.token: missing");
 	expect_error("http = {\n token = 12345678901234567;\n};\n"
-	    L2_DB L3_MODEMS, 2, "http.token must be a string");
+	    L2_DB L3_MODEMS, 2, "http.token: must be a string");
 	expect_error("http = {\n token = \"short\";\n};\n" L2_DB L3_MODEMS,
-	    2, "at least 16");
+	    2, "http.token: must be at least 16");
 	expect_error("http = {\n token = \"0123456789 abcdef\";\n};\n"
 	    L2_DB L3_MODEMS, 2, "without spaces");
 	expect_error("http = {\n token = \"" TOKEN "\";\n listen = 8080;\n"
-	    "};\n" L2_DB L3_MODEMS, 3, "http.listen must be a string");
+	    "};\n" L2_DB L3_MODEMS, 3, "http.listen: must be a string");
 }
 
 static void
@@ -254,7 +254,7 @@ test_conf_listen_errors(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		snprintf(text, sizeof(text), "http = {\n token = \"" TOKEN
 		    "\";\n\n listen = \"%s\";\n};\n" L2_DB L3_MODEMS, bad[i]);
-		expect_error(text, 4, "http.listen");
+		expect_error(text, 4, "http.listen: \"");
 	}
 }
 
@@ -262,26 +262,26 @@ static void
 test_conf_database_errors(void **state)
 {
 	(void)state;
-	expect_error(L1_HTTP L3_MODEMS, 1, "missing 'database'");
+	expect_error(L1_HTTP L3_MODEMS, 1, "database: missing");
 	expect_error(L1_HTTP L3_MODEMS "\ndatabase = 5;\n", 4,
-	    "database must be a string, not an integer");
+	    "database: must be a string, not an integer");
 	expect_error(L1_HTTP L3_MODEMS "\ndatabase = \"\";\n", 4,
-	    "database must not be empty");
+	    "database: must not be empty");
 }
 
 static void
 test_conf_modems_errors(void **state)
 {
 	(void)state;
-	expect_error(L1_HTTP L2_DB, 1, "missing 'modems'");
-	expect_error(L1_HTTP L2_DB "modems = ();\n", 3, "modems is empty");
+	expect_error(L1_HTTP L2_DB, 1, "modems: missing");
+	expect_error(L1_HTTP L2_DB "modems = ();\n", 3, "modems: empty");
 	expect_error(L1_HTTP L2_DB "modems = \"demo\";\n", 3,
-	    "modems must be a list");
+	    "modems: must be a list");
 	expect_error(L1_HTTP L2_DB
-	    "modems = [ \"a\", \"b\" ];\n", 3, "modems must be a list, "
+	    "modems = [ \"a\", \"b\" ];\n", 3, "modems: must be a list, "
 	    "not an array");
 	expect_error(L1_HTTP L2_DB "modems = (\n \"demo\" );\n", 4,
-	    "each entry of modems must be a group");
+	    "modems[0]: must be a group");
 }
 
 static void
@@ -299,18 +299,18 @@ test_conf_modem_name_errors(void **state)
 		snprintf(text, sizeof(text), L1_HTTP L2_DB "modems = (\n"
 		    " { device = \"virtual\";\n   name = \"%s\"; }\n);\n",
 		    bad[i]);
-		expect_error(text, 5, "modem name");
+		expect_error(text, 5, "modems[0].name: \"");
 	}
 	expect_error(L1_HTTP L2_DB "modems = (\n { device = \"virtual\"; }\n"
-	    ");\n", 4, "modem without a name");
+	    ");\n", 4, "modems[0].name: missing");
 	expect_error(L1_HTTP L2_DB "modems = (\n { name = 7;\n"
 	    "   device = \"virtual\"; }\n);\n", 4,
-	    "modem name must be a string");
+	    "modems[0].name: must be a string");
 	expect_error(L1_HTTP L2_DB "modems = (\n"
 	    " { name = \"a\"; device = \"virtual\"; },\n"
 	    " { name = \"b\"; device = \"virtual\"; },\n"
 	    " { device = \"virtual\";\n   name = \"a\"; }\n);\n",
-	    7, "modem name 'a' is used twice");
+	    7, "modems[2].name: \"a\" is already the name of modems[0]");
 }
 
 static void
@@ -344,12 +344,12 @@ test_conf_device_errors(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		snprintf(text, sizeof(text), L1_HTTP L2_DB "modems = (\n"
 		    " { name = \"m\";\n   device = \"%s\"; }\n);\n", bad[i]);
-		expect_error(text, 5, "device");
+		expect_error(text, 5, "modems[0].device: \"");
 	}
 	expect_error(L1_HTTP L2_DB "modems = (\n { name = \"m\"; }\n);\n",
-	    4, "modem 'm' has no device");
+	    4, "modems[0].device: missing");
 	expect_error(L1_HTTP L2_DB "modems = (\n { name = \"m\";\n"
-	    "   device = 1; }\n);\n", 5, "device must be a string");
+	    "   device = 1; }\n);\n", 5, "modems[0].device: must be a string");
 }
 
 static void
@@ -366,11 +366,11 @@ test_conf_pin_errors(void **state)
 		snprintf(text, sizeof(text), L1_HTTP L2_DB "modems = (\n"
 		    " { name = \"m\"; device = \"virtual\";\n   pin = \"%s\"; }"
 		    "\n);\n", bad[i]);
-		expect_error(text, 5, "4 to 8 digits");
+		expect_error(text, 5, "modems[0].pin: must be 4 to 8 digits");
 	}
 	expect_error(L1_HTTP L2_DB "modems = (\n"
 	    " { name = \"m\"; device = \"virtual\";\n   pin = 1234; }\n);\n",
-	    5, "must be a string (quote it");
+	    5, "modems[0].pin: must be a string (quote it");
 }
 
 static void
@@ -379,7 +379,7 @@ test_conf_baud_errors(void **state)
 	(void)state;
 	expect_error(L1_HTTP L2_DB "modems = (\n"
 	    " { name = \"m\"; device = \"virtual\";\n   baud = 9599; }\n);\n",
-	    5, "baud 9599 of modem 'm' is outside 9600-4000000");
+	    5, "modems[0].baud: 9599 is outside 9600-4000000");
 	expect_error(L1_HTTP L2_DB "modems = (\n"
 	    " { name = \"m\"; device = \"virtual\";\n"
 	    "   baud = 4000001; }\n);\n",
@@ -389,10 +389,10 @@ test_conf_baud_errors(void **state)
 	    "   baud = 10000000000L; }\n);\n", 5, "outside");
 	expect_error(L1_HTTP L2_DB "modems = (\n"
 	    " { name = \"m\"; device = \"virtual\";\n   baud = \"9600\"; }\n"
-	    ");\n", 5, "baud must be an integer, not a string");
+	    ");\n", 5, "modems[0].baud: must be an integer, not a string");
 	expect_error(L1_HTTP L2_DB "modems = (\n"
 	    " { name = \"m\"; device = \"virtual\";\n   baud = 9600.0; }\n"
-	    ");\n", 5, "baud must be an integer, not a float");
+	    ");\n", 5, "modems[0].baud: must be an integer, not a float");
 }
 
 static void
@@ -400,13 +400,13 @@ test_conf_options_errors(void **state)
 {
 	(void)state;
 	expect_error(L1_HTTP L2_DB L3_MODEMS "\nlog_level = \"verbose\";\n",
-	    5, "log_level \"verbose\" is not one of");
+	    5, "log_level: \"verbose\" is not one of");
 	expect_error(L1_HTTP L2_DB L3_MODEMS "\nlog_level = 3;\n",
-	    5, "log_level must be a string");
+	    5, "log_level: must be a string");
 	expect_error(L1_HTTP L2_DB L3_MODEMS "\n\nlog_personal_data = 1;\n",
-	    6, "log_personal_data must be a boolean, not an integer");
+	    6, "log_personal_data: must be a boolean, not an integer");
 	expect_error(L1_HTTP L2_DB L3_MODEMS "smart_encoding = \"yes\";\n",
-	    4, "smart_encoding must be a boolean, not a string");
+	    4, "smart_encoding: must be a boolean, not a string");
 }
 
 /* Every level name the log module knows is accepted. */
