@@ -334,6 +334,25 @@ store_part_state(struct store *store, int64_t id, int seq,
 }
 
 int
+store_report(struct store *store, const char *modem, int mr,
+    const char *recipient, int status, int64_t *id)
+{
+	int64_t tmp;
+	int rc;
+
+	/* TP-MR and TP-ST are one octet each (TS 23.040 9.2.3.6, 9.2.3.15). */
+	if (store == NULL || modem == NULL || *modem == '\0' ||
+	    recipient == NULL || id == NULL || mr < 0 || mr > 255 ||
+	    status < 0 || status > 255)
+		return -EINVAL;
+
+	rc = store->backend->report(store, modem, mr, recipient, status, &tmp);
+	if (rc == 0)
+		*id = tmp;
+	return rc;
+}
+
+int
 store_recover(struct store *store)
 {
 	if (store == NULL)

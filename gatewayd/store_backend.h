@@ -45,6 +45,8 @@ struct store_backend {
 	int	(*part_pending)(struct store *, int64_t, int);
 	int	(*part_state)(struct store *, int64_t, int,
 		    enum store_part_state *);
+	int	(*report)(struct store *, const char *, int, const char *, int,
+		    int64_t *);
 	int	(*recover)(struct store *);
 
 	int	(*inbound_seen)(struct store *, const char *, const char *);

@@ -85,6 +85,13 @@
 /* How long a writer waits for another connection's transaction. */
 #define SQ_BUSY_TIMEOUT_MS	10000
 
+/* A status report is matched only to parts sent this recently. */
+#define SQ_REPORT_WINDOW_MS	(7 * 24 * 3600 * 1000LL)
+
+/* Numbers match on this many trailing digits, so that the national and
+ * international forms of one number are the same recipient. */
+#define SQ_NUMBER_TAIL		9
+
 /* A part resent by the network this long after its set was assembled is
  * still recognised as a resend (I8). */
 #define SQ_RESEND_WINDOW_MS	(24 * 3600 * 1000LL)
@@ -171,6 +178,10 @@ static const char *const sq_migrations[] = {
 	/* 2: sets still waiting for parts, for store_inbound_flush(). */
 	"CREATE INDEX inbound_pdus_waiting ON inbound_pdus(stored_at)"
 	"  WHERE message_id IS NULL;",
+
+	/* 3: what status reports said about each part. */
+	"ALTER TABLE outbound_parts ADD COLUMN report_status INTEGER;"
+	"ALTER TABLE outbound_parts ADD COLUMN reported_at INTEGER;",
 };
 
 #define SQ_SCHEMA_VERSION \
@@ -901,6 +912,7 @@ sq_part_submitting(struct store *store, int64_t id, int seq, int total)
 	    " VALUES (?1, ?2, ?3, 'submitting', ?4)"
 	    " ON CONFLICT (message_id, seq) DO UPDATE SET"
 	    " total = excluded.total, state = 'submitting', mr = NULL,"
+	    " report_status = NULL, reported_at = NULL,"
 	    " updated_at = excluded.updated_at", &st);
 	if (rc < 0)
 		return rc;
@@ -993,6 +1005,181 @@ sq_part_state(struct store *store, int64_t id, int seq,
 		rc = sq_error(s, "part_state", rc);
 	}
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- status reports ---------------------------------------------------- */
+
+/*
+ * Do 'a' and 'b' name the same recipient?  Only digits count; the last
+ * SQ_NUMBER_TAIL must agree ("+31612345678" and "0612345678"), and a
+ * shorter number (a short code) must agree whole.
+ */
+static int
+sq_number_match(const char *a, const char *b)
+{
+	char da[STORE_NUMBER_MAX], db[STORE_NUMBER_MAX];
+	size_t la = 0, lb = 0, n;
+
+	for (; *a != '\0' && la < sizeof(da); a++)
+		if (*a >= '0' && *a <= '9')
+			da[la++] = *a;
+	for (; *b != '\0' && lb < sizeof(db); b++)
+		if (*b >= '0' && *b <= '9')
+			db[lb++] = *b;
+
+	n = la < lb ? la : lb;
+	if (n > SQ_NUMBER_TAIL)
+		n = SQ_NUMBER_TAIL;
+	if (n == 0 || (n < SQ_NUMBER_TAIL && la != lb))
+		return 0;
+	return memcmp(da + la - n, db + lb - n, n) == 0;
+}
+
+/* Find the part a report speaks of: the latest one sent through 'modem'
+ * with 'mr' to 'recipient'. */
+static int
+sq_report_find(struct store_sqlite *s, const char *modem, int mr,
+    const char *recipient, int64_t now, int64_t *id, int *seq)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_prepare(s, "report", "SELECT p.message_id, p.seq, m.number"
+	    " FROM outbound_parts p JOIN messages m ON m.id = p.message_id"
+	    " WHERE p.mr = ?1 AND p.state = 'sent' AND m.modem = ?2"
+	    " AND p.updated_at >= ?3"
+	    " ORDER BY p.updated_at DESC, p.message_id DESC", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, mr);
+	sqlite3_bind_text(st, 2, modem, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now - SQ_REPORT_WINDOW_MS);
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!sq_number_match(recipient,
+		    (const char *)sqlite3_column_text(st, 2)))
+			continue;
+		*id = sqlite3_column_int64(st, 0);
+		*seq = sqlite3_column_int(st, 1);
+		rc = 0;
+		goto out;
+	}
+	rc = rc == SQLITE_DONE ? -ENOENT : sq_error(s, "report", rc);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Are all parts of 'id' recorded and reported delivered?  1, 0, -EIO. */
+static int
+sq_report_all_delivered(struct store_sqlite *s, int64_t id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_prepare(s, "report", "SELECT COUNT(*) = MAX(total) AND"
+	    " COUNT(*) = SUM(report_status BETWEEN 0 AND 31)"
+	    " FROM outbound_parts WHERE message_id = ?", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int(st, 0) != 0;
+	else
+		rc = sq_error(s, "report", rc);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Move 'id' to 'to' from sent, or from unknown: a report proves the
+ * doubtful send happened.  Already settled otherwise: nothing to do. */
+static int
+sq_report_settle(struct store_sqlite *s, int64_t id, enum store_state to,
+    const char *reason, int64_t now)
+{
+	int rc;
+
+	rc = sq_set_state(s, id, STORE_SENT, to, reason, 0, now);
+	if (rc == -ESTALE)
+		rc = sq_set_state(s, id, STORE_UNKNOWN, to, reason, 0, now);
+	return rc == -ESTALE ? 0 : rc;
+}
+
+/*
+ * TP-ST classes (TS 23.040 9.2.3.15): 0x00-0x1F the transaction is
+ * complete (delivered); 0x20-0x3F the SMSC is still trying; 0x40-0x7F
+ * it gave up.  Values above are reserved: logged, nothing changes.
+ */
+static int
+sq_report_apply(struct store_sqlite *s, int64_t id, int seq, int status,
+    int64_t now)
+{
+	char reason[STORE_REASON_MAX];
+	int rc;
+
+	if (status >= 0x40 && status <= 0x7f) {
+		snprintf(reason, sizeof(reason), "status report: part %d "
+		    "not delivered, TP-ST 0x%02x", seq, status);
+		return sq_report_settle(s, id, STORE_FAILED, reason, now);
+	}
+	if (status > 0x1f)
+		return 0;
+
+	rc = sq_report_all_delivered(s, id);
+	if (rc <= 0)
+		return rc;
+	snprintf(reason, sizeof(reason), "status report: delivered, TP-ST "
+	    "0x%02x", status);
+	return sq_report_settle(s, id, STORE_DELIVERED, reason, now);
+}
+
+static int
+sq_report(struct store *store, const char *modem, int mr,
+    const char *recipient, int status, int64_t *id)
+{
+	struct store_sqlite *s = sq(store);
+	sqlite3_stmt *st = NULL;
+	int64_t now = sq_now(), msg;
+	int rc, seq;
+
+	rc = sq_begin(s, "report");
+	if (rc < 0)
+		return rc;
+	rc = sq_report_find(s, modem, mr, recipient, now, &msg, &seq);
+	if (rc < 0)
+		goto err;
+
+	rc = sq_prepare(s, "report", "UPDATE outbound_parts SET"
+	    " report_status = ?, reported_at = ?"
+	    " WHERE message_id = ? AND seq = ?", &st);
+	if (rc < 0)
+		goto err;
+	sqlite3_bind_int(st, 1, status);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, msg);
+	sqlite3_bind_int(st, 4, seq);
+	rc = sq_step_done(s, "report", st);
+	if (rc < 0)
+		goto err;
+
+	rc = sq_report_apply(s, msg, seq, status, now);
+	if (rc < 0)
+		goto err;
+	rc = sq_commit(s, "report");
+	if (rc < 0)
+		goto err;
+
+	if (status > 0x7f)
+		log_warn("store: report reserved id=%" PRId64 " status=0x%02x",
+		    msg, status);
+	sqlite3_finalize(st);
+	*id = msg;
+	return 0;
+err:
+	sqlite3_finalize(st);
+	sq_rollback(s);
 	return rc;
 }
 
@@ -1598,6 +1785,7 @@ const struct store_backend store_backend_sqlite = {
 	.part_sent = sq_part_sent,
 	.part_pending = sq_part_pending,
 	.part_state = sq_part_state,
+	.report = sq_report,
 	.recover = sq_recover,
 	.inbound_seen = sq_inbound_seen,
 	.inbound_add = sq_inbound_add,

@@ -189,6 +189,21 @@ int store_part_state(struct store *store, int64_t id, int seq,
     enum store_part_state *state);
 
 /*
+ * Apply an SMS-STATUS-REPORT from 'modem' for TP-MR 'mr' about
+ * 'recipient' with TP-ST 'status' (TS 23.040 9.2.3.15).  The report is
+ * matched to the part most recently sent through that modem with that
+ * MR to that number, national and international forms alike, within the
+ * last days (TP-MR wraps at 256: only the latest part counts).  When
+ * every part is delivered the message moves from sent (or unknown) to
+ * delivered; a final failure of any part moves it to failed; a report
+ * that the SMSC is still trying changes nothing.  '*id' is the message
+ * matched.  Returns 0, -ENOENT when no part matches, or another negative
+ * errno.
+ */
+int store_report(struct store *store, const char *modem, int mr,
+    const char *recipient, int status, int64_t *id);
+
+/*
  * After a restart: settle every outbound message left in sending.  A
  * message with no part submitted or sent goes back to queued; one with a
  * part in submitting becomes unknown; one whose parts are all sent

@@ -138,7 +138,7 @@ test_store_open_migrates(void **state)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(fx->path, "SELECT COUNT(*) FROM"
 	    " sqlite_master WHERE name = 'inbound_pdus_waiting'"), 1);
 	assert_int_equal(raw_int(fx->path, "SELECT COUNT(*) FROM"
@@ -754,6 +754,115 @@ test_store_recover(void **state)
 	assert_int_equal(store_recover(fx->store), 0);
 }
 
+/* Claim the next message on 'modem', send its 'total' parts with MRs
+ * from 'mr', and mark it sent. */
+static int64_t
+sent_message(struct store *store, const char *modem, int total, int mr)
+{
+	struct store_message m;
+	int64_t id;
+	int seq;
+
+	assert_int_equal(store_claim_next(store, modem, 1, &m), 0);
+	id = m.id;
+	store_message_release(&m);
+	for (seq = 1; seq <= total; seq++) {
+		assert_int_equal(store_part_submitting(store, id, seq, total),
+		    0);
+		assert_int_equal(store_part_sent(store, id, seq, mr + seq - 1),
+		    0);
+	}
+	assert_int_equal(store_transition(store, id, STORE_SENDING,
+	    STORE_SENT, "sent", 0), 0);
+	return id;
+}
+
+static void
+test_store_report_delivered(void **state)
+{
+	struct fixture *fx = *state;
+	struct events e;
+	int64_t id, got = -1;
+
+	insert(fx->store, "+31612345678", NULL, 0);
+	id = sent_message(fx->store, "office-1", 2, 10);
+
+	/* Part 1 delivered: the message waits for part 2. */
+	assert_int_equal(store_report(fx->store, "office-1", 10,
+	    "+31612345678", 0x00, &got), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(state_of(fx->store, id), STORE_SENT);
+
+	/* Still trying: nothing changes. */
+	assert_int_equal(store_report(fx->store, "office-1", 11,
+	    "+31612345678", 0x20, &got), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_SENT);
+
+	/* The national form of the same number. */
+	assert_int_equal(store_report(fx->store, "office-1", 11,
+	    "0612345678", 0x00, &got), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_DELIVERED);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(store_message_events(fx->store, id, events_fn, &e),
+	    0);
+	assert_int_equal(e.state[e.n - 1], STORE_DELIVERED);
+	assert_non_null(strstr(e.reason[e.n - 1], "status report"));
+
+	/* A repeated report changes nothing and is no error. */
+	assert_int_equal(store_report(fx->store, "office-1", 11,
+	    "+31612345678", 0x00, &got), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_DELIVERED);
+}
+
+static void
+test_store_report_failed_and_unmatched(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t old, id, other, got = -1;
+
+	/* Two messages with the same MR: the latest counts. */
+	insert(fx->store, "+15550000001", NULL, 0);
+	old = sent_message(fx->store, "office-1", 1, 42);
+	insert(fx->store, "+15550000001", NULL, 0);
+	id = sent_message(fx->store, "office-1", 1, 42);
+	insert(fx->store, "+15550000002", NULL, 0);
+	other = sent_message(fx->store, "office-2", 1, 42);
+
+	assert_int_equal(store_report(fx->store, "office-1", 42,
+	    "+15550000001", 0x41, &got), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(state_of(fx->store, id), STORE_FAILED);
+	assert_int_equal(state_of(fx->store, old), STORE_SENT);
+	assert_int_equal(state_of(fx->store, other), STORE_SENT);
+
+	/* No such MR, another modem's MR, another recipient, a short code
+	 * sharing the tail. */
+	got = -1;
+	assert_int_equal(store_report(fx->store, "office-1", 43,
+	    "+15550000001", 0, &got), -ENOENT);
+	assert_int_equal(store_report(fx->store, "office-3", 42,
+	    "+15550000001", 0, &got), -ENOENT);
+	assert_int_equal(store_report(fx->store, "office-2", 42,
+	    "+15550000009", 0, &got), -ENOENT);
+	assert_int_equal(store_report(fx->store, "office-2", 42, "0002", 0,
+	    &got), -ENOENT);
+	assert_int_equal(got, -1);
+
+	assert_int_equal(store_report(fx->store, "office-1", 256,
+	    "+15550000001", 0, &got), -EINVAL);
+	assert_int_equal(store_report(fx->store, "office-1", 1, NULL, 0,
+	    &got), -EINVAL);
+
+	/* A report settles an unknown message: it was sent after all. */
+	insert(fx->store, "+15550000003", NULL, 0);
+	id = sent_message(fx->store, "office-2", 1, 7);
+	raw_exec(fx->path, "UPDATE messages SET state = 'unknown'"
+	    " WHERE number = '+15550000003'");
+	assert_int_equal(store_report(fx->store, "office-2", 7, "15550000003",
+	    0, &got), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_DELIVERED);
+}
+
 /* ---- inbound ----------------------------------------------------------- */
 
 static int
@@ -1096,6 +1205,8 @@ main(void)
 		T(test_store_events_order),
 		T(test_store_parts),
 		T(test_store_recover),
+		T(test_store_report_delivered),
+		T(test_store_report_failed_and_unmatched),
 		T(test_store_inbound_single),
 		T(test_store_inbound_multipart_any_order),
 		T(test_store_inbound_duplicate_seq),
