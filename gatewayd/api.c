@@ -199,7 +199,7 @@ enum MHD_Result
 api_reply(struct api_call *call, unsigned status, json_t *body)
 {
 	static char oom[] = "{\"error\":{\"code\":\"internal_error\","
-	    "\"message\":\"out of memory\"}}";
+	    "\"message\":\"the reply could not be built\"}}";
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	char *text;
@@ -239,6 +239,27 @@ api_reply(struct api_call *call, unsigned status, json_t *body)
 	return ret;
 }
 
+void
+api_utf8_trim(char *s)
+{
+	size_t n = strlen(s), lead, need;
+	unsigned char c;
+
+	/* Find the start of the last sequence and see whether it is whole. */
+	lead = n;
+	while (lead > 0 && ((unsigned char)s[lead - 1] & 0xc0) == 0x80 &&
+	    n - lead < 3)
+		lead--;
+	if (lead == 0)
+		return;
+	c = (unsigned char)s[lead - 1];
+	if (c < 0x80)
+		return;
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (n - (lead - 1) < need)
+		s[lead - 1] = '\0';
+}
+
 enum MHD_Result
 api_error(struct api_call *call, unsigned status, const char *code,
     const char *fmt, ...)
@@ -249,6 +270,9 @@ api_error(struct api_call *call, unsigned status, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+
+	/* A long client string may have been cut inside a character. */
+	api_utf8_trim(message);
 
 	return api_reply(call, status, json_pack("{s:{s:s,s:s}}", "error",
 	    "code", code, "message", message));
@@ -431,8 +455,8 @@ api_begin(struct api_call *call, struct api_request *req)
 	if (!api_is_get(call->method) &&
 	    !(post && req->route == API_ROUTE_MESSAGES))
 		return api_error(call, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    "method_not_allowed", "%.16s is not allowed here; use %s",
-		    call->method, allow);
+		    "method_not_allowed", "this method is not allowed here; "
+		    "use %s", allow);
 
 	switch (req->route) {
 	case API_ROUTE_HEALTHZ:

@@ -47,6 +47,10 @@ enum MHD_Result api_error(struct api_call *call, unsigned status,
     const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Cut a trailing incomplete UTF-8 sequence off 's' (after a truncating
+ * copy of valid UTF-8), so that jansson accepts it. */
+void api_utf8_trim(char *s);
+
 /* "2026-12-03T14:26:03.123Z" for Unix ms 'ms' into 'buf' (>= 32). */
 void api_time_format(int64_t ms, char *buf, size_t len);
 

@@ -69,13 +69,16 @@ api_post_check(struct api_call *call, json_t *root, struct api_post *p,
 {
 	const struct conf *conf = api_context_peek(call->api)->conf;
 	const char *key;
+	char name[65];
 	json_t *v;
 	int rc;
 
 	json_object_foreach(root, key, v) {
 		if (!api_known_field(key)) {
+			snprintf(name, sizeof(name), "%s", key);
+			api_utf8_trim(name);
 			*ret = api_error(call, 400, "unknown_field",
-			    "unknown field \"%.64s\"", key);
+			    "unknown field \"%s\"", name);
 			return -1;
 		}
 	}

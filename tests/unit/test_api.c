@@ -525,7 +525,9 @@ static void
 test_api_post_unknown_field(void **state)
 {
 	struct fixture *f = *state;
+	char body[512];
 	struct reply r;
+	size_t i;
 
 	http(f, "POST", "/api/v1/messages",
 	    "{\"to\":\"+15551234567\",\"text\":\"x\",\"send_at\":1}", &r);
@@ -537,6 +539,42 @@ test_api_post_unknown_field(void **state)
 	    "{\"To\":\"+15551234567\",\"text\":\"x\"}", &r);
 	assert_error(&r, 400, "unknown_field");
 	reply_release(&r);
+
+	/* A long name in two-byte characters, cut where the message is
+	 * bounded, still gives a valid JSON error. */
+	strcpy(body, "{\"text\":\"x\",\"x");
+	for (i = 0; i < 100; i++)
+		strcat(body, "\xc3\xa9");
+	strcat(body, "x\":1}");
+	http(f, "POST", "/api/v1/messages", body, &r);
+	assert_error(&r, 400, "unknown_field");
+	reply_release(&r);
+}
+
+static void
+test_api_utf8_trim(void **state)
+{
+	char s[16];
+
+	(void)state;
+	strcpy(s, "ab\xe2\x82");
+	api_utf8_trim(s);
+	assert_string_equal(s, "ab");
+	strcpy(s, "ab\xe2\x82\xac");
+	api_utf8_trim(s);
+	assert_string_equal(s, "ab\xe2\x82\xac");
+	strcpy(s, "ab\xc3");
+	api_utf8_trim(s);
+	assert_string_equal(s, "ab");
+	strcpy(s, "\xf0\x9f\x98");
+	api_utf8_trim(s);
+	assert_string_equal(s, "");
+	strcpy(s, "abc");
+	api_utf8_trim(s);
+	assert_string_equal(s, "abc");
+	s[0] = '\0';
+	api_utf8_trim(s);
+	assert_string_equal(s, "");
 }
 
 static void
@@ -1028,6 +1066,7 @@ main(void)
 		T(test_api_port_taken),
 		cmocka_unit_test(test_api_number_normalize),
 		cmocka_unit_test(test_api_time_format),
+		cmocka_unit_test(test_api_utf8_trim),
 	};
 	int rc;
 
