@@ -41,6 +41,10 @@ static const char *const store_part_state_names[] = {
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* Room for an encoding name in struct store_message. */
+#define STORE_ENCODING_MAX \
+	sizeof(((struct store_message *)0)->encoding)
+
 static int
 store_name_lookup(const char *const *names, size_t n, const char *name)
 {
@@ -150,7 +154,7 @@ store_outbound_insert(struct store *store,
 	    msg->send_at < 0)
 		return -EINVAL;
 	if (strlen(msg->to) >= STORE_NUMBER_MAX ||
-	    strlen(msg->encoding) >= sizeof(((struct store_message *)0)->encoding))
+	    strlen(msg->encoding) >= STORE_ENCODING_MAX)
 		return -EINVAL;
 	if (msg->modem != NULL && (*msg->modem == '\0' ||
 	    strlen(msg->modem) >= STORE_NAME_MAX))
@@ -381,7 +385,7 @@ store_inbound_add(struct store *store, const struct store_inbound_part *part,
 	    *part->pdu == '\0' || part->from == NULL ||
 	    strlen(part->from) >= STORE_NUMBER_MAX || part->text == NULL ||
 	    part->encoding == NULL ||
-	    strlen(part->encoding) >= sizeof(((struct store_message *)0)->encoding))
+	    strlen(part->encoding) >= STORE_ENCODING_MAX)
 		return -EINVAL;
 
 	rc = store->backend->inbound_add(store, part, &tmp);

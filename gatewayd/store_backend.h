@@ -28,7 +28,8 @@ struct store_backend {
 
 	int	(*outbound_insert)(struct store *,
 		    const struct store_outbound_new *, int64_t *);
-	int	(*message_get)(struct store *, int64_t, struct store_message *);
+	int	(*message_get)(struct store *, int64_t,
+		    struct store_message *);
 	int	(*message_list)(struct store *, const struct store_filter *,
 		    int (*)(const struct store_message *, void *), void *);
 	int	(*message_events)(struct store *, int64_t,
@@ -36,7 +37,8 @@ struct store_backend {
 
 	int	(*claim_next)(struct store *, const char *, int64_t,
 		    struct store_message *);
-	int	(*next_due)(struct store *, const char *, int64_t, int64_t *);
+	int	(*next_due)(struct store *, const char *, int64_t,
+		    int64_t *);
 	int	(*transition)(struct store *, int64_t, enum store_state,
 		    enum store_state, const char *, int64_t);
 
@@ -45,13 +47,13 @@ struct store_backend {
 	int	(*part_pending)(struct store *, int64_t, int);
 	int	(*part_state)(struct store *, int64_t, int,
 		    enum store_part_state *);
-	int	(*report)(struct store *, const char *, int, const char *, int,
-		    int64_t *);
+	int	(*report)(struct store *, const char *, int, const char *,
+		    int, int64_t *);
 	int	(*recover)(struct store *);
 
 	int	(*inbound_seen)(struct store *, const char *, const char *);
-	int	(*inbound_add)(struct store *, const struct store_inbound_part *,
-		    int64_t *);
+	int	(*inbound_add)(struct store *,
+		    const struct store_inbound_part *, int64_t *);
 	int	(*inbound_flush)(struct store *, int64_t);
 };
 

@@ -97,7 +97,7 @@
 #define SQ_RESEND_WINDOW_MS	(24 * 3600 * 1000LL)
 
 struct store_sqlite {
-	struct store	 base;		/* first: store.c sees only this */
+	struct store	 base;	/* first: store.c sees only this */
 	sqlite3		*db;
 };
 
@@ -116,7 +116,7 @@ static const char *const sq_migrations[] = {
 	"  encoding TEXT NOT NULL,"
 	"  segments INTEGER NOT NULL DEFAULT 1,"
 	"  smart_encoding INTEGER NOT NULL DEFAULT 0,"
-	"  modem TEXT,"			/* claiming/receiving modem, or pin */
+	"  modem TEXT,"		/* claiming/receiving modem, or pin */
 	"  pin TEXT,"			/* only this modem may send it */
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  reason TEXT NOT NULL DEFAULT '',"
@@ -1189,7 +1189,7 @@ struct sq_sending {
 	int64_t	id;
 	int	submitting;	/* parts handed over without an answer */
 	int	sent;		/* parts with an MR */
-	int	total;		/* parts the message has, 0 if none recorded */
+	int	total;		/* parts of the message, 0: none recorded */
 };
 
 static int

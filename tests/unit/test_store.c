@@ -881,7 +881,8 @@ test_store_inbound_single(void **state)
 {
 	struct fixture *fx = *state;
 	struct store_inbound_part p = {
-		.modem = "office-1", .pdu = "07911326040000F0040B911346610089F6",
+		.modem = "office-1",
+		.pdu = "07911326040000F0040B911346610089F6",
 		.from = "+31641600986", .text = "hello", .encoding = "gsm7",
 		.received_at = 1700000000000LL,
 	};
