@@ -723,7 +723,8 @@ sq_message_events(struct store *store, int64_t id,
 		if (rc == 0)
 			rc = -ENOENT;
 		else if (rc == 1)
-			rc = sq_impossible(id, "events", NULL);
+			rc = sq_impossible(id, "events",
+			    (const unsigned char *)"none");
 	}
 out:
 	sqlite3_finalize(st);
@@ -1190,6 +1191,7 @@ struct sq_sending {
 	int	submitting;	/* parts handed over without an answer */
 	int	sent;		/* parts with an MR */
 	int	total;		/* parts of the message, 0: none recorded */
+	int	odd;		/* parts in a state we do not know */
 };
 
 static int
@@ -1206,7 +1208,10 @@ sq_recover_list(struct store_sqlite *s, struct sq_sending **out, size_t *n)
 	    " (SELECT COUNT(*) FROM outbound_parts p"
 	    "   WHERE p.message_id = m.id AND p.state = 'sent'),"
 	    " (SELECT COALESCE(MAX(total), 0) FROM outbound_parts p"
-	    "   WHERE p.message_id = m.id)"
+	    "   WHERE p.message_id = m.id),"
+	    " (SELECT COUNT(*) FROM outbound_parts p"
+	    "   WHERE p.message_id = m.id AND p.state NOT IN"
+	    "   ('pending', 'submitting', 'sent'))"
 	    " FROM messages m"
 	    " WHERE m.state = 'sending' AND m.direction = 'outbound'"
 	    " ORDER BY m.id", &st);
@@ -1227,6 +1232,7 @@ sq_recover_list(struct store_sqlite *s, struct sq_sending **out, size_t *n)
 		v[len].submitting = sqlite3_column_int(st, 1);
 		v[len].sent = sqlite3_column_int(st, 2);
 		v[len].total = sqlite3_column_int(st, 3);
+		v[len].odd = sqlite3_column_int(st, 4);
 		len++;
 	}
 	if (rc != SQLITE_DONE) {
@@ -1247,6 +1253,12 @@ err:
 static enum store_state
 sq_recover_target(const struct sq_sending *m, char *reason, size_t len)
 {
+	/* A part we cannot read might have been handed over: doubt. */
+	if (m->odd > 0) {
+		snprintf(reason, len, "recovered: %d part(s) in an impossible "
+		    "state; it may have been sent", m->odd);
+		return STORE_UNKNOWN;
+	}
 	if (m->submitting > 0) {
 		snprintf(reason, len, "recovered: %d part(s) handed to the "
 		    "modem without an answer; it may have been sent",
@@ -1284,6 +1296,10 @@ sq_recover(struct store *store)
 	rc = sq_recover_list(s, &v, &n);
 	if (rc < 0)
 		goto err;
+	for (i = 0; i < n; i++)
+		if (v[i].odd > 0)
+			sq_impossible(v[i].id, "part_state",
+			    (const unsigned char *)"unreadable");
 
 	for (i = 0; i < n; i++) {
 		to = sq_recover_target(&v[i], reason, sizeof(reason));

@@ -754,6 +754,24 @@ test_store_recover(void **state)
 	assert_int_equal(store_recover(fx->store), 0);
 }
 
+static void
+test_store_recover_impossible_part(void **state)
+{
+	struct fixture *fx = *state;
+	enum store_part_state ps;
+	int64_t id;
+
+	id = insert(fx->store, "+15550000001", NULL, 0);
+	assert_int_equal(claim(fx->store), id);
+	assert_int_equal(store_part_submitting(fx->store, id, 1, 1), 0);
+	raw_exec(fx->path, "UPDATE outbound_parts SET state = 'weird'");
+
+	assert_int_equal(store_part_state(fx->store, id, 1, &ps), -EIO);
+	/* Never resent on a guess: doubt is recorded. */
+	assert_int_equal(store_recover(fx->store), 1);
+	assert_int_equal(state_of(fx->store, id), STORE_UNKNOWN);
+}
+
 /* Claim the next message on 'modem', send its 'total' parts with MRs
  * from 'mr', and mark it sent. */
 static int64_t
@@ -1078,6 +1096,34 @@ test_store_impossible_state(void **state)
 	    -EIO);
 }
 
+/* A failing step rolls back the whole change: never a message without
+ * its event (I4), never half a claim. */
+static void
+test_store_sqlite_error_rolls_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_outbound_new n = {
+		.to = "+15551234567", .text = "hi", .encoding = "gsm7",
+		.segments = 1,
+	};
+	struct store_message m;
+	int64_t queued, id = -1;
+
+	queued = insert(fx->store, "+15550000001", NULL, 0);
+	raw_exec(fx->path, "DROP TABLE message_events");
+
+	assert_int_equal(store_outbound_insert(fx->store, &n, &id), -EIO);
+	assert_int_equal(id, -1);
+	assert_int_equal(raw_int(fx->path, "SELECT COUNT(*) FROM messages"),
+	    1);
+
+	assert_int_equal(store_claim_next(fx->store, "m", 1, &m), -EIO);
+	assert_int_equal(store_transition(fx->store, queued, STORE_QUEUED,
+	    STORE_CANCELLED, "x", 0), -EIO);
+	assert_int_equal(raw_int(fx->path, "SELECT COUNT(*) FROM messages"
+	    " WHERE state = 'queued' AND attempts = 0"), 1);
+}
+
 #define RACE_MESSAGES	200
 
 struct racer {
@@ -1206,6 +1252,7 @@ main(void)
 		T(test_store_events_order),
 		T(test_store_parts),
 		T(test_store_recover),
+		T(test_store_recover_impossible_part),
 		T(test_store_report_delivered),
 		T(test_store_report_failed_and_unmatched),
 		T(test_store_inbound_single),
@@ -1214,6 +1261,7 @@ main(void)
 		T(test_store_inbound_bad_seq),
 		T(test_store_inbound_flush),
 		T(test_store_impossible_state),
+		T(test_store_sqlite_error_rolls_back),
 		T(test_store_concurrent_claims),
 		T(test_store_reopen_intact),
 #undef T
