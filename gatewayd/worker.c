@@ -58,6 +58,9 @@
 
 #define WORKER_HEALTH_EVERY_MS	(60 * 1000)
 
+/* How long the parts of a concatenated inbound text wait for the rest. */
+#define WORKER_PARTS_WAIT_MS	(60 * 60 * 1000)
+
 /* Indexes announced by +CMTI and not yet read.  When more arrive than fit,
  * the worker falls back to listing the whole storage. */
 #define WORKER_PENDING_MAX	64
@@ -110,6 +113,8 @@ worker_count(struct worker *w, int sent, int received)
 	pthread_mutex_unlock(&w->lock);
 }
 
+static int worker_store_inbound(struct worker *w, const char *pdu);
+
 /*
  * Events arrive from inside modem commands and modem_poll(): record them
  * and act once the running command is over (the AT channel forbids
@@ -119,6 +124,16 @@ static void
 worker_on_event(const struct modem_event *ev, void *arg)
 {
 	struct worker *w = arg;
+
+	/* A PDU routed to us directly (+CMT, +CDS) is on no SIM: storing it
+	 * is all there is to do, and the store needs no AT command.  With
+	 * AT+CSMS=0 no acknowledgement is due. */
+	if (ev->pdu != NULL && ev->index < 0) {
+		if (worker_store_inbound(w, ev->pdu) < 0)
+			log_error("worker: direct pdu not stored modem=%s",
+			    w->name);
+		return;
+	}
 
 	switch (ev->type) {
 	case MODEM_EVENT_NEW_MESSAGE:
@@ -131,9 +146,6 @@ worker_on_event(const struct modem_event *ev, void *arg)
 			w->rescan = 1;
 		break;
 	case MODEM_EVENT_DELIVER:
-		/* Handled like a stored message without an index: with
-		 * AT+CSMS=0 no acknowledgement is due. */
-		w->rescan = 1;
 		break;
 	case MODEM_EVENT_REGISTRATION:
 		log_info("worker: registration modem=%s state=%s", w->name,
@@ -204,12 +216,15 @@ worker_store_inbound(struct worker *w, const char *pdu)
 		part.text = "";
 		part.encoding = "invalid";
 	} else if (m->type == PDU_TYPE_STATUS_REPORT) {
-		/* XXX: status reports are not matched to outbound messages
-		 * yet (delivered state); they are dropped after logging. */
-		log_info("worker: status report modem=%s mr=%d status=%d",
-		    w->name, m->mr, m->status);
+		rc = store_report(w->store, w->name, m->mr, m->number,
+		    m->status, &id);
+		log_info("worker: status report modem=%s mr=%d status=0x%02x "
+		    "id=%lld%s", w->name, m->mr, m->status, (long long)id,
+		    rc == -ENOENT ? " unmatched" : "");
 		free(m);
-		return 0;
+		/* A report that matches nothing (sent before this database
+		 * existed, or already settled) has no further use. */
+		return rc == -ENOENT ? 0 : rc;
 	} else {
 		part.from = m->number;
 		part.text = m->has_text ? m->text : "";
@@ -406,7 +421,10 @@ worker_send(struct worker *w, struct store_message *msg)
 	size_t i;
 	int rc, gone = 0;
 
+	/* Status reports are what turns "sent" into "delivered"; every
+	 * part asks for one. */
 	pdu_submit_options_init(&opt);
+	opt.status_report = 1;
 	opt.smart = msg->smart_encoding;
 	opt.concat_ref = (unsigned)(msg->id & 0xff);
 	rc = pdu_encode_submit(msg->number, msg->text, &opt, &enc);
@@ -630,6 +648,12 @@ worker_round(struct worker *w)
 		rc = modem_refresh_health(w->modem);
 		if (rc < 0)
 			return rc;
+		/* Parts of a long inbound text whose siblings never came
+		 * are shown as incomplete rather than kept forever. */
+		if (store_inbound_flush(w->store,
+		    clock_now_ms() - WORKER_PARTS_WAIT_MS) > 0)
+			log_notice("worker: incomplete inbound texts "
+			    "released modem=%s", w->name);
 		w->health_due = clock_mono_ms() + WORKER_HEALTH_EVERY_MS;
 		worker_set_state(w, "ready", NULL);
 	}
