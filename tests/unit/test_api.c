@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -22,6 +24,7 @@
 #include "smsgw/conf.h"
 #include "smsgw/log.h"
 #include "smsgw/store.h"
+#include "smsgw/worker.h"
 
 #define TOKEN	"test-token-0123456789"
 
@@ -926,6 +929,76 @@ test_api_modems_without_workers(void **state)
 	reply_release(&r);
 }
 
+/* Ask for the modems until the first one's 'key' is not 'value'. */
+static void
+wait_modem_field_not(struct fixture *f, const char *key, const char *value,
+    struct reply *r)
+{
+	struct timespec t0, now;
+	json_t *m;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		http(f, "GET", "/api/v1/modems", NULL, r);
+		assert_int_equal(r->status, 200);
+		m = json_array_get(json_object_get(r->json, "modems"), 0);
+		assert_non_null(m);
+		if (strcmp(jstr(m, key), value) != 0)
+			return;
+		reply_release(r);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		assert_true(now.tv_sec - t0.tv_sec < 10);
+		poll(NULL, 0, 20);
+	}
+}
+
+/*
+ * A real worker whose device does not exist: the modem list shows it
+ * with what is known (nothing about the SIM or signal yet) and its
+ * error; health counts it but not as ready; a POST still queues.
+ */
+static void
+test_api_modems_with_unreachable_worker(void **state)
+{
+	struct fixture *f = *state, g;
+	struct worker *workers[1];
+	struct reply r;
+	char err[256];
+	json_t *m;
+
+	g = *f;
+	assert_int_equal(worker_start(&f->modems[0],
+	    "/nonexistent/smsgw-test-tty", f->db, &workers[0]), 0);
+	g.ctx.conf = &g.conf;
+	g.ctx.workers = workers;
+	g.ctx.nworkers = 1;
+	assert_int_equal(api_start(&g.ctx, &g.api, err, sizeof(err)), 0);
+	g.port = api_port(g.api);
+
+	wait_modem_field_not(&g, "state", "starting", &r);
+	m = json_array_get(json_object_get(r.json, "modems"), 0);
+	assert_string_equal(jstr(m, "name"), "office-1");
+	assert_string_not_equal(jstr(m, "state"), "ready");
+	assert_true(json_is_string(json_object_get(m, "last_error")));
+	assert_true(json_is_null(json_object_get(m, "signal")));
+	assert_true(json_is_null(json_object_get(m, "registration")));
+	assert_true(json_is_null(json_object_get(m, "imei")));
+	assert_int_equal(jint(m, "sent"), 0);
+	assert_int_equal(jint(m, "received"), 0);
+	assert_non_null(json_object_get(m, "updated_at"));
+	reply_release(&r);
+
+	http_raw(&g, "GET", "/healthz", NULL, NULL, 0, 0, &r);
+	assert_int_equal(jint(r.json, "modems"), 1);
+	assert_int_equal(jint(r.json, "ready"), 0);
+	reply_release(&r);
+
+	post_ok(&g, "{\"to\":\"+15551234567\",\"text\":\"wake\"}");
+
+	api_stop(g.api);
+	worker_stop(workers[0]);
+}
+
 /* A store that cannot be opened: 500 and no claim of acceptance. */
 static void
 test_api_store_failure(void **state)
@@ -1062,6 +1135,7 @@ main(void)
 		T(test_api_list_filters_and_pages),
 		T(test_api_list_invalid_parameters),
 		T(test_api_modems_without_workers),
+		T(test_api_modems_with_unreachable_worker),
 		T(test_api_store_failure),
 		T(test_api_port_taken),
 		cmocka_unit_test(test_api_number_normalize),
