@@ -34,7 +34,7 @@ LDLIBS	= $(PKG_LIBS) -lpthread -lm
 
 MAINS	:= $(wildcard */*_main.c)
 LIB_SRCS := $(filter-out $(MAINS),$(wildcard drivers/*.c gatewayd/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 LIB	:= $(O)/libsmsgw.a
 PROGS	:= $(O)/gatewayd $(O)/smsctl $(O)/modemsim
 
@@ -42,7 +42,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
 E2E_SRCS  := $(wildcard tests/e2e/test_*.c)
 E2E_BINS  := $(E2E_SRCS:%.c=$(O)/%)
-E2E_HARNESS := $(O)/tests/e2e/harness.o
+E2E_HARNESS := $(O)/obj/tests/e2e/harness.o
 
 .PHONY: all build tests deps run test bench fuzz install clean format-check
 
@@ -94,7 +94,7 @@ clean:
 format-check:
 	@clang-format --dry-run --Werror $(wildcard */*.c */*/*.c include/smsgw/*.h)
 
-$(O)/%.o: %.c
+$(O)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -102,19 +102,19 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/gatewayd: $(O)/gatewayd/gatewayd_main.o $(LIB)
+$(O)/gatewayd: $(O)/obj/gatewayd/gatewayd_main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/smsctl: $(O)/gatewayd/smsctl_main.o $(LIB)
+$(O)/smsctl: $(O)/obj/gatewayd/smsctl_main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/modemsim: $(O)/drivers/modemsim_main.o $(LIB)
+$(O)/modemsim: $(O)/obj/drivers/modemsim_main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIB)
+$(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(E2E_HARNESS) $(LIB)
+$(O)/tests/e2e/%: $(O)/obj/tests/e2e/%.o $(E2E_HARNESS) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 -include $(shell find build -name '*.d' 2>/dev/null)
