@@ -112,9 +112,11 @@ $(O)/modemsim: $(O)/obj/drivers/modemsim_main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(O)/tests/e2e/%: $(O)/obj/tests/e2e/%.o $(E2E_HARNESS) $(LIB)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 -include $(shell find build -name '*.d' 2>/dev/null)
