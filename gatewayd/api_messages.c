@@ -440,6 +440,36 @@ api_page_add(const struct store_message *m, void *arg)
 	return 0;
 }
 
+static int
+api_count_one(const struct store_message *m, void *arg)
+{
+	(void)m;
+	*(int *)arg = 1;
+	return 0;
+}
+
+/*
+ * Is there a message matching 'filter' older than 'last_id'?  Asked only
+ * when a page came back full, so that "next_before" is null exactly on
+ * the last page.  Returns 1, 0, or a negative errno.
+ */
+static int
+api_has_more(struct store *store, const struct store_filter *filter,
+    int64_t last_id)
+{
+	struct store_filter probe = *filter;
+	int found = 0, rc;
+
+	probe.before_id = last_id;
+	probe.limit = 1;
+	rc = store_message_list(store, &probe, api_count_one, &found);
+	if (rc < 0) {
+		log_error("api: store-list-failed error=%d", rc);
+		return rc;
+	}
+	return found;
+}
+
 enum MHD_Result
 api_messages_list(struct api_call *call)
 {
@@ -475,9 +505,17 @@ api_messages_list(struct api_call *call)
 		    "the messages could not be listed");
 	}
 
-	/* A full page may have a next one; the client asks with before=. */
-	next = page.count == q.filter.limit ?
-	    json_integer((json_int_t)page.last_id) : json_null();
+	next = json_null();
+	if (page.count == q.filter.limit) {
+		rc = api_has_more(store, &q.filter, page.last_id);
+		if (rc < 0) {
+			json_decref(page.list);
+			return api_error(call, 500, "internal_error",
+			    "the messages could not be listed");
+		}
+		if (rc > 0)
+			next = json_integer((json_int_t)page.last_id);
+	}
 	return api_reply(call, 200, json_pack("{s:o,s:o}", "messages",
 	    page.list, "next_before", next));
 }

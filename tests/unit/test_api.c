@@ -859,6 +859,21 @@ test_api_list_filters_and_pages(void **state)
 	assert_int_equal(ids[0], out[1]);
 	reply_release(&r);
 
+	/* A full last page says there is no next one. */
+	http(f, "GET", "/api/v1/messages?direction=inbound&limit=1", NULL,
+	    &r);
+	assert_int_equal(list_ids(&r, ids, 16), 1);
+	assert_true(json_is_null(json_object_get(r.json, "next_before")));
+	reply_release(&r);
+	snprintf(path, sizeof(path), "/api/v1/messages?limit=3&before=%lld",
+	    (long long)out[2]);
+	http(f, "GET", path, NULL, &r);
+	assert_int_equal(list_ids(&r, ids, 16), 2);
+	assert_int_equal(ids[0], out[1]);
+	assert_int_equal(ids[1], out[0]);
+	assert_true(json_is_null(json_object_get(r.json, "next_before")));
+	reply_release(&r);
+
 	/* Pages of two walk the whole list once, in order. */
 	seen = 0;
 	before = 0;
@@ -888,6 +903,17 @@ test_api_list_filters_and_pages(void **state)
 	assert_int_equal(ids[0], in);
 	for (i = 1; i < 6; i++)
 		assert_int_equal(ids[i], out[5 - i]);
+
+	/* Six messages in pages of three: the second page is the last. */
+	http(f, "GET", "/api/v1/messages?limit=3", NULL, &r);
+	before = jint(r.json, "next_before");
+	reply_release(&r);
+	snprintf(path, sizeof(path), "/api/v1/messages?limit=3&before=%lld",
+	    (long long)before);
+	http(f, "GET", path, NULL, &r);
+	assert_int_equal(list_ids(&r, ids, 16), 3);
+	assert_true(json_is_null(json_object_get(r.json, "next_before")));
+	reply_release(&r);
 }
 
 static void
