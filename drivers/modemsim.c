@@ -189,6 +189,8 @@ struct modemsim {
 
 	/* AT channel. */
 	enum msim_chan		chan;
+	int			busy;		/* running a command line */
+	unsigned		plugs;		/* ptys opened so far */
 	struct msim_buf		out;
 	struct msim_buf		urcs;		/* I3 */
 	struct msim_buf		pending_in;	/* I2 */
@@ -429,7 +431,8 @@ msim_out_str(struct modemsim *sim, const char *s)
 static void
 msim_flush_urcs(struct modemsim *sim)
 {
-	if (sim->chan != MSIM_COMMAND || sim->urc_inside || sim->urcs.len == 0)
+	if (sim->chan != MSIM_COMMAND || sim->busy || sim->urc_inside ||
+	    sim->urcs.len == 0)
 		return;
 	msim_out(sim, sim->urcs.data, sim->urcs.len);
 	sim->urcs.len = 0;
@@ -441,7 +444,7 @@ msim_urc_raw(struct modemsim *sim, const char *framed)
 {
 	if (sim->hang || sim->master < 0)
 		return;
-	if (sim->chan != MSIM_COMMAND || sim->urc_inside) {
+	if (sim->chan != MSIM_COMMAND || sim->busy || sim->urc_inside) {
 		if (buf_str(&sim->urcs, framed) < 0)
 			log_warn("modemsim: urc dropped reason=enomem");
 		return;
@@ -684,19 +687,14 @@ msim_is_report(const char *hex)
 static void
 msim_arrive_report(struct modemsim *sim, const char *hex)
 {
+	char framed[MSIM_SLOT_HEX_MAX + 64];
 	int idx;
 
 	if (sim->cnmi[3] == 1 && sim->cnmi[0] != 0) {
-		msim_urc(sim, "+CDS: %d", msim_tpdu_len(hex));
 		/* The PDU line follows the +CDS line with no blank line. */
-		if (sim->urcs.len > 0 || sim->chan != MSIM_COMMAND ||
-		    sim->urc_inside) {
-			buf_str(&sim->urcs, hex);
-			buf_str(&sim->urcs, "\r\n");
-		} else {
-			msim_out_str(sim, hex);
-			msim_out_str(sim, "\r\n");
-		}
+		snprintf(framed, sizeof(framed), "\r\n+CDS: %d\r\n%s\r\n",
+		    msim_tpdu_len(hex), hex);
+		msim_urc_raw(sim, framed);
 		return;
 	}
 	if (sim->cnmi[3] == 0) {
@@ -1641,6 +1639,7 @@ msim_line(struct modemsim *sim, const char *line)
 	}
 	log_debug("modemsim: at-in line=\"%.40s\"", p);
 	p += 2;
+	sim->busy = 1;	/* I3: URCs raised by the command wait */
 
 	while (*p != '\0' && res.kind == MSIM_R_OK) {
 		lines.len = 0;
@@ -1658,6 +1657,7 @@ msim_line(struct modemsim *sim, const char *line)
 		}
 	}
 
+	sim->busy = 0;
 	if (res.kind == MSIM_R_PROMPT) {
 		/* "> " with no line end; +CMGS must be last on its line. */
 		msim_out(sim, body.data, body.len);
@@ -1973,6 +1973,7 @@ msim_pty_open(struct modemsim *sim, char *err, size_t errlen)
 	}
 	sim->master = master;
 	sim->slave = slave;
+	sim->plugs++;
 	__atomic_store_n(&sim->device, copy, __ATOMIC_RELEASE);
 	return 0;
 
@@ -2135,9 +2136,10 @@ msim_ctl_fault(struct modemsim *sim, const char *name, const char *arg,
 static int
 msim_ctl_status(struct modemsim *sim, struct msim_buf *reply)
 {
-	return buf_printf(reply, "OK device=%s chan=%d echo=%d cmee=%d "
-	    "sim=%s stored=%zu slots=%zu dropped=%lu mr_next=%u sent=%zu "
-	    "held=%zu", sim->device, (int)sim->chan, sim->echo, sim->cmee,
+	return buf_printf(reply, "OK device=%s plugs=%u chan=%d echo=%d "
+	    "cmee=%d sim=%s stored=%zu slots=%zu dropped=%lu mr_next=%u "
+	    "sent=%zu held=%zu", sim->device, sim->plugs, (int)sim->chan,
+	    sim->echo, sim->cmee,
 	    sim->sim_state == MSIM_SIM_READY ? "ready" :
 	    sim->sim_state == MSIM_SIM_PIN ? "pin" : "puk",
 	    msim_used_slots(sim), sim->nslots, sim->dropped, sim->mr_next,
