@@ -660,7 +660,10 @@ api_start(const struct api_context *ctx, struct api **out, char *err,
 	    MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	api->daemon = MHD_start_daemon(flags, 0, NULL, NULL, api_handle, api,
+	/* The port argument only shows in libmicrohttpd's messages: the
+	 * address it binds is MHD_OPTION_SOCK_ADDR. */
+	api->daemon = MHD_start_daemon(flags,
+	    (uint16_t)ctx->conf->http_port, NULL, NULL, api_handle, api,
 	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
