@@ -63,6 +63,7 @@ struct api_request {
 	int64_t		 id;
 	int		 replied;
 	int		 too_large;
+	int		 no_memory;
 	char		*body;
 	size_t		 len;
 	size_t		 cap;
@@ -492,7 +493,7 @@ api_collect(struct api_request *req, const char *data, size_t size)
 	size_t cap;
 	char *p;
 
-	if (req->too_large)
+	if (req->too_large || req->no_memory)
 		return;
 	if (size > API_BODY_MAX - req->len) {
 		req->too_large = 1;
@@ -504,7 +505,7 @@ api_collect(struct api_request *req, const char *data, size_t size)
 			cap *= 2;
 		p = realloc(req->body, cap);
 		if (p == NULL) {
-			req->too_large = 1;
+			req->no_memory = 1;
 			return;
 		}
 		req->body = p;
@@ -547,6 +548,9 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return api_error(&call, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "body_too_large", "the body exceeds %d bytes",
 		    API_BODY_MAX);
+	if (req->no_memory)
+		return api_error(&call, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal_error", "out of memory reading the body");
 	return api_messages_post(&call, req->body != NULL ? req->body : "",
 	    req->len);
 }
