@@ -324,6 +324,289 @@ test_pdu_strerror_and_names(void **state)
 	assert_string_equal(pdu_encoding_name(PDU_ENC_UCS2), "ucs2");
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Fields of TS 23.040 / 23.038, on PDUs built by hand from the spec */
+
+/* An SMS-DELIVER from +16505551111 (sample 1's header) with TP-DCS 'dcs'
+ * and TP-UDL + TP-UD 'ud'. */
+static int
+decode_with_fo(const char *fo, const char *dcs, const char *ud,
+    struct pdu_message *m)
+{
+	char hex[PDU_HEX_MAX];
+
+	snprintf(hex, sizeof(hex), "07914151551512F2%s0B916105551511F100%s"
+	    "6060605130308A%s", fo, dcs, ud);
+	return pdu_decode_hex(hex, 1, m);
+}
+
+static int
+decode_with_dcs(const char *dcs, const char *ud, struct pdu_message *m)
+{
+	return decode_with_fo("04", dcs, ud, m);
+}
+
+/* Same with TP-UDHI set. */
+static int
+decode_with_udh(const char *dcs, const char *ud, struct pdu_message *m)
+{
+	return decode_with_fo("44", dcs, ud, m);
+}
+
+/* National language shift tables, TS 23.038 A.2 / A.3, selected by the
+ * UDH elements of TS 23.040 9.2.3.24.15 and .16.  The septets were
+ * looked up in the tables of the spec. */
+static void
+test_pdu_decode_national_languages(void **state)
+{
+	struct pdu_message *m = msg_new();
+
+	(void)state;
+	/* Spanish single shift (A.2.2). */
+	assert_int_equal(pdu_decode_hex("07914151551512F2440B916105551511F1"
+	    "00006060605130308A1E03240102206ED2611DA89D2EC8C76F7679CE0281"
+	    "E79BF40FB4A902", 1, m), 0);
+	assert_string_equal(m->text, "D\xc3\xad" "a: mi\xc3\xa9rcoles, "
+	    "\xc2\xbfs\xc3\xad? \xc3\x9a");
+	/* Portuguese locking (A.3.3) and single shift (A.2.3). */
+	assert_int_equal(pdu_decode_hex("07914151551512F2440B916105551511F1"
+	    "00006060605130308A1F06240103250103CEFD1B847E80C289FD1BF49F83"
+	    "726816C8FE1E1300", 1, m), 0);
+	assert_string_equal(m->text, "N\xc3\xa3o h\xc3\xa1 a\xc3\xa7\xc3\xa3o"
+	    " \xc3\xa0s 9h, voc\xc3\xaa");
+	/* Turkish locking (A.3.1) and single shift (A.2.1). */
+	assert_int_equal(pdu_decode_hex("07914151551512F2440B916105551511F1"
+	    "00006060605130308A20062401012501018930FBD069874167BFDB0F02CE"
+	    "E961B7B8CE067508", 1, m), 0);
+	assert_string_equal(m->text, "\xc3\x87" "al\xc4\xb1\xc5\x9f" "ma "
+	    "g\xc3\xbcn\xc3\xbc \xc4\xb0stanbul \xc5\x9f\xe2\x82\xac");
+	/* Hindi locking (A.3.6) and single shift (A.2.6). */
+	assert_int_equal(pdu_decode_hex("07914151551512F2440B916105551511F1"
+	    "00006060605130308A12062401062501062F21F37BCA8262B219", 1, m),
+	    0);
+	assert_string_equal(m->text, "\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8"
+	    "\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87 123");
+	/* Spanish has no locking shift table (A.3.2 is void): default. */
+	assert_int_equal(pdu_decode_hex("07914151551512F2440B916105551511F1"
+	    "00006060605130308A0603250102E803", 1, m), 0);
+	assert_string_equal(m->text, "\xc3\xb1");
+	/* An unknown language (0x55) reads as the default alphabet. */
+	assert_int_equal(pdu_decode_hex("07914151551512F2440B916105551511F1"
+	    "00006060605130308A0603250155E803", 1, m), 0);
+	assert_string_equal(m->text, "\xc3\xb1");
+	free(m);
+}
+
+/* TP-DCS, TS 23.038 4. */
+static void
+test_pdu_decode_dcs_groups(void **state)
+{
+	struct pdu_message *m = msg_new();
+	static const struct {
+		const char	*dcs;
+		int		 enc, cls, compressed, mwi_type, mwi_active;
+	} cases[] = {
+		{ "00", PDU_ENC_GSM7, -1, 0, -1, 0 },
+		{ "10", PDU_ENC_GSM7, 0, 0, -1, 0 },	/* flash */
+		{ "11", PDU_ENC_GSM7, 1, 0, -1, 0 },
+		{ "12", PDU_ENC_GSM7, 2, 0, -1, 0 },
+		{ "13", PDU_ENC_GSM7, 3, 0, -1, 0 },
+		{ "0C", PDU_ENC_GSM7, -1, 0, -1, 0 },	/* reserved alphabet */
+		{ "4A", PDU_ENC_UCS2, -1, 0, -1, 0 },	/* auto-deletion */
+		{ "F0", PDU_ENC_GSM7, 0, 0, -1, 0 },
+		{ "F1", PDU_ENC_GSM7, 1, 0, -1, 0 },
+		{ "F6", PDU_ENC_8BIT, 2, 0, -1, 0 },
+		{ "C8", PDU_ENC_GSM7, -1, 0, 0, 1 },	/* discard, voicemail */
+		{ "D1", PDU_ENC_GSM7, -1, 0, 1, 0 },	/* store, fax, clear */
+		{ "DA", PDU_ENC_GSM7, -1, 0, 2, 1 },	/* store, e-mail */
+		{ "EB", PDU_ENC_UCS2, -1, 0, 3, 1 },	/* store UCS-2, other */
+		{ "80", PDU_ENC_GSM7, -1, 0, -1, 0 },	/* reserved group */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *ud = cases[i].enc == PDU_ENC_UCS2 ?
+		    "0400480069" : "02C834";
+
+		assert_int_equal(decode_with_dcs(cases[i].dcs, ud, m), 0);
+		assert_int_equal(m->encoding, cases[i].enc);
+		assert_int_equal(m->msg_class, cases[i].cls);
+		assert_int_equal(m->mwi_type, cases[i].mwi_type);
+		assert_int_equal(m->mwi_active, cases[i].mwi_active);
+		assert_int_equal(m->compressed, 0);
+		if (cases[i].enc == PDU_ENC_8BIT) {
+			assert_int_equal(m->has_text, 0);
+			assert_int_equal(m->data_len, 2);
+			assert_int_equal(m->data[0], 0xc8);
+		} else {
+			assert_int_equal(m->has_text, 1);
+			assert_string_equal(m->text, "Hi");
+		}
+	}
+
+	/* Compressed GSM 7-bit (bit 5): UDL counts octets, the text is
+	 * reported as not decoded rather than garbled. */
+	assert_int_equal(decode_with_dcs("20", "03010203", m), 0);
+	assert_int_equal(m->compressed, 1);
+	assert_int_equal(m->has_text, 0);
+	assert_string_equal(m->text, "");
+	assert_int_equal(m->data_len, 3);
+	assert_int_equal(m->data[2], 3);
+	/* Compressed UCS-2 with class 1. */
+	assert_int_equal(decode_with_dcs("39", "020102", m), 0);
+	assert_int_equal(m->compressed, 1);
+	assert_int_equal(m->encoding, PDU_ENC_UCS2);
+	assert_int_equal(m->msg_class, 1);
+	assert_int_equal(m->has_text, 0);
+	free(m);
+}
+
+/* TP-UDH, TS 23.040 9.2.3.24. */
+static void
+test_pdu_decode_udh(void **state)
+{
+	struct pdu_message *m = msg_new();
+
+	(void)state;
+	/* 8-bit reference, 1 fill bit after the 6-octet UDH. */
+	assert_int_equal(decode_with_udh("00", "0C050003420201906536FB0D",
+	    m), 0);
+	assert_int_equal(m->concat.present, 1);
+	assert_int_equal(m->concat.ref, 0x42);
+	assert_int_equal(m->concat.total, 2);
+	assert_int_equal(m->concat.part, 1);
+	assert_int_equal(m->concat.ref16, 0);
+	assert_string_equal(m->text, "Hello");
+	/* 16-bit reference, no fill bits after the 7-octet UDH. */
+	assert_int_equal(decode_with_udh("00", "0D06080412340202C8329BFD06",
+	    m), 0);
+	assert_int_equal(m->concat.ref, 0x1234);
+	assert_int_equal(m->concat.ref16, 1);
+	assert_int_equal(m->concat.part, 2);
+	assert_string_equal(m->text, "Hello");
+	/* An unknown element (IEI 0x70) and application ports (0x05) are
+	 * skipped; the concatenation after them is found. */
+	assert_int_equal(decode_with_udh("08", "120F7002AABB0504157C0000"
+	    "0003070301" "0048", m), 0);
+	assert_int_equal(m->concat.present, 1);
+	assert_int_equal(m->concat.ref, 7);
+	assert_int_equal(m->concat.part, 1);
+	assert_string_equal(m->text, "H");
+	/* Sequence 0 or above the total voids the element, 9.2.3.24.1. */
+	assert_int_equal(decode_with_udh("04", "0605000301020041", m), 0);
+	assert_int_equal(m->concat.present, 0);
+	assert_int_equal(decode_with_udh("04", "0605000301020341", m), 0);
+	assert_int_equal(m->concat.present, 0);
+	/* A concatenation element with the wrong length is ignored. */
+	assert_int_equal(decode_with_udh("04", "060500020102" "41", m), 0);
+	assert_int_equal(m->concat.present, 0);
+	/* UDHI set and UDL 0: no room for the UDHL. */
+	assert_int_equal(decode_with_udh("04", "00", m), PDU_EFIELD);
+	m->has_text = 0;
+	/* A 7-bit UDH whose septets exceed TP-UDL. */
+	assert_int_equal(decode_with_udh("00", "02050003420201", m),
+	    PDU_EFIELD);
+	free(m);
+}
+
+static void
+test_pdu_decode_timestamps_and_numbers(void **state)
+{
+	struct pdu_message *m = msg_new();
+
+	(void)state;
+	/* Zone "80": tens semi-octet 0 positive, units 8: +2 hours. */
+	assert_int_equal(pdu_decode_hex(SAMPLE_GSMMODEM_BRACES, 1, m), 0);
+	assert_int_equal(m->scts.tz_minutes, 120);
+	assert_int_equal(m->scts.year, 2013);
+	/* Non-BCD time stamp: the message still decodes, without time. */
+	assert_int_equal(pdu_decode_hex("07914151551512F2040B916105551511F1"
+	    "0000FFFFFFFFFFFFFF05C8329BFD06", 1, m), 0);
+	assert_int_equal(m->scts.present, 0);
+	assert_string_equal(m->text, "Hello");
+	/* Month 13 is out of range. */
+	assert_int_equal(pdu_decode_hex("07914151551512F2040B916105551511F1"
+	    "00006031605130308A05C8329BFD06", 1, m), 0);
+	assert_int_equal(m->scts.present, 0);
+	/* National number (TOA 0xA1), digits '*' '#', odd length. */
+	assert_int_equal(pdu_decode_hex("00040DA11032547698BAF100006060605130"
+	    "308A00", 1, m), 0);
+	assert_string_equal(m->number, "0123456789*#1");
+	assert_int_equal(m->number_toa, 0xa1);
+	/* No SMSC field: a bare TPDU. */
+	assert_int_equal(pdu_decode_hex(SAMPLE_PYMSG_SRR + 2, 0, m), 0);
+	assert_string_equal(m->number, "+34654123456");
+	free(m);
+}
+
+/* TP-VP in its three formats, TS 23.040 9.2.3.12. */
+static void
+test_pdu_decode_submit_validity(void **state)
+{
+	struct pdu_message *m = msg_new();
+
+	(void)state;
+	/* Relative 167: 12 h + 24 * 30 min. */
+	assert_int_equal(pdu_decode_hex("0011FF0B915155661632F40000A705C832"
+	    "9BFD06", 1, m), 0);
+	assert_int_equal(m->validity_minutes, 24 * 60);
+	assert_int_equal(m->mr, 255);
+	assert_string_equal(m->text, "Hello");
+	/* Enhanced, relative as semi-octets 00:51:03. */
+	assert_int_equal(pdu_decode_hex("0009000B915155661632F4000003001530"
+	    "00000005C8329BFD06", 1, m), 0);
+	assert_int_equal(m->validity_minutes, 51);
+	/* Enhanced, relative in the 9.2.3.12.1 form (0 = 5 min). */
+	assert_int_equal(pdu_decode_hex("0009000B915155661632F4000001000000"
+	    "00000005C8329BFD06", 1, m), 0);
+	assert_int_equal(m->validity_minutes, 5);
+	/* Absolute: a date, not a period. */
+	assert_int_equal(pdu_decode_hex("0019000B915155661632F400006060605130"
+	    "308A05C8329BFD06", 1, m), 0);
+	assert_int_equal(m->validity_minutes, -1);
+	assert_string_equal(m->text, "Hello");
+	/* TP-RD and TP-SRR. */
+	assert_int_equal(pdu_decode_hex("0035000B915155661632F40000A705C832"
+	    "9BFD06", 1, m), 0);
+	assert_int_equal(m->reject_duplicates, 1);
+	assert_int_equal(m->srr, 1);
+	/* Relative VP announced but missing. */
+	assert_int_equal(pdu_decode_hex("0011000B915155661632F40000", 1, m),
+	    PDU_ETRUNC);
+	free(m);
+}
+
+/* The optional TP-PI tail of a status report, TS 23.040 9.2.3.27. */
+static void
+test_pdu_decode_status_report_pi(void **state)
+{
+	struct pdu_message *m = msg_new();
+
+	(void)state;
+	assert_int_equal(pdu_decode_hex("0046180B915155661632F46060605130308A"
+	    "6060605130308A400700000C050003010101906536FB0D", 1, m), 0);
+	assert_int_equal(m->type, PDU_TYPE_STATUS_REPORT);
+	assert_int_equal(m->status, 0x40);
+	assert_string_equal(m->number, "+15556661234");
+	assert_string_equal(m->text, "Hello");
+	assert_int_equal(m->concat.present, 1);
+	assert_int_equal(m->discharge.present, 1);
+	assert_int_equal(m->discharge.tz_minutes, -420);
+	/* An extension octet after TP-PI, then nothing announced. */
+	assert_int_equal(pdu_decode_hex("00061805810531F16060605130308A60606051"
+	    "30308A658001", 1, m), 0);
+	assert_int_equal(m->status, 0x65);
+	assert_int_equal(m->has_text, 0);
+	/* TP-PI announces TP-PID and TP-UDL that are missing. */
+	assert_int_equal(pdu_decode_hex("00061805810531F16060605130308A60606051"
+	    "30308A6505", 1, m), PDU_ETRUNC);
+	assert_int_equal(pdu_decode_hex("00061805810531F16060605130308A60606051"
+	    "30308A650405", 1, m), PDU_ETRUNC);
+	free(m);
+}
+
 /* ------------------------------------------------------------------ */
 /* Round trips and boundaries */
 
@@ -595,6 +878,15 @@ test_pdu_encode_alphanumeric_destination(void **state)
 	assert_int_equal(pdu_decode_hex(e.parts[0].hex, 1, m), 0);
 	assert_string_equal(m->number, "sipgate");
 	pdu_encoded_release(&e);
+
+	/* An extension character costs two of the 11 septets. */
+	assert_int_equal(pdu_encode_submit("Caf\xe2\x82\xac{x}", "x", &opt,
+	    &e), 0);
+	assert_int_equal(pdu_decode_hex(e.parts[0].hex, 1, m), 0);
+	assert_string_equal(m->number, "Caf\xe2\x82\xac{x}");
+	pdu_encoded_release(&e);
+	assert_int_equal(pdu_encode_submit("Caf\xe2\x82\xac{xy}", "x",
+	    &opt, &e), PDU_EADDR);
 	free(m);
 }
 
@@ -803,6 +1095,12 @@ main(void)
 		cmocka_unit_test(test_pdu_encode_submit_matches_published),
 		cmocka_unit_test(test_pdu_decode_truncated),
 		cmocka_unit_test(test_pdu_decode_errors),
+		cmocka_unit_test(test_pdu_decode_national_languages),
+		cmocka_unit_test(test_pdu_decode_dcs_groups),
+		cmocka_unit_test(test_pdu_decode_udh),
+		cmocka_unit_test(test_pdu_decode_timestamps_and_numbers),
+		cmocka_unit_test(test_pdu_decode_submit_validity),
+		cmocka_unit_test(test_pdu_decode_status_report_pi),
 		cmocka_unit_test(test_pdu_hex_helpers),
 		cmocka_unit_test(test_pdu_strerror_and_names),
 		cmocka_unit_test(test_pdu_encode_gsm7_boundaries),
