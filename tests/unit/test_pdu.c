@@ -885,7 +885,7 @@ test_pdu_encode_alphanumeric_destination(void **state)
 	assert_int_equal(pdu_decode_hex(e.parts[0].hex, 1, m), 0);
 	assert_string_equal(m->number, "Caf\xe2\x82\xac{x}");
 	pdu_encoded_release(&e);
-	assert_int_equal(pdu_encode_submit("Caf\xe2\x82\xac{xy}", "x",
+	assert_int_equal(pdu_encode_submit("Caf\xe2\x82\xac{xyz}", "x",
 	    &opt, &e), PDU_EADDR);
 	free(m);
 }
