@@ -267,23 +267,43 @@ at_final_parse(const char *line, enum at_result *result, int *error)
 	return -1;
 }
 
+/* A command as the log may show it: never with the PIN. */
+static const char *
+at_cmd_shown(const char *cmdline)
+{
+	if (strncasecmp(cmdline, "AT+CPIN=", 8) == 0)
+		return "AT+CPIN=****";
+	if (strncasecmp(cmdline, "AT+CPWD=", 8) == 0)
+		return "AT+CPWD=****";
+	return cmdline;
+}
+
 /* Lines that carry numbers or texts of people are masked in the log. */
 static void
 at_log_rx(const struct at_chan *chan, const char *line, int is_pdu)
 {
 	char masked[64];
 
+	const char *p;
+
 	if (!log_debug_enabled())
 		return;
-	if (is_pdu)
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			break;
+	if (*p != '\0')
+		log_debug("at: rx modem=%s binary=%zu", chan->name,
+		    strlen(line));
+	else if (is_pdu)
 		log_debug("at: rx modem=%s pdu=%s", chan->name,
 		    log_mask_text(line, masked, sizeof(masked)));
 	else if (at_starts_with(line, "+CLIP:") ||
 	    at_starts_with(line, "+CUSD:") || at_starts_with(line, "+CNUM:"))
 		log_debug("at: rx modem=%s line=%.6s%s", chan->name, line,
 		    log_mask_text(line + 6, masked, sizeof(masked)));
-	else
-		log_debug("at: rx modem=%s line=%s", chan->name, line);
+	else	/* the echo of AT+CPIN= holds the PIN */
+		log_debug("at: rx modem=%s line=%s", chan->name,
+		    at_cmd_shown(line));
 }
 
 /*
@@ -577,7 +597,7 @@ at_write(struct at_chan *chan, const char *data, size_t len)
 	return transport_write(chan->transport, data, len, AT_WRITE_TIMEOUT_MS);
 }
 
-/* Write "cmd\r", logging it; the PIN of AT+CPIN= is not logged. */
+/* Write "cmd\r", logging it. */
 static int
 at_write_command(struct at_chan *chan, const char *cmdline)
 {
@@ -587,10 +607,8 @@ at_write_command(struct at_chan *chan, const char *cmdline)
 	n = snprintf(line, sizeof(line), "%s\r", cmdline);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -EINVAL;
-	if (strncasecmp(cmdline, "AT+CPIN=", 8) == 0)
-		log_debug("at: tx modem=%s cmd=AT+CPIN=****", chan->name);
-	else
-		log_debug("at: tx modem=%s cmd=%s", chan->name, cmdline);
+	log_debug("at: tx modem=%s cmd=%s", chan->name,
+	    at_cmd_shown(cmdline));
 	return at_write(chan, line, (size_t)n);
 }
 
@@ -687,7 +705,8 @@ at_chan_command(struct at_chan *chan, const char *cmd, const char *prefix,
 	at_cmd_init(&c, cmd, prefix);
 	rc = at_run(chan, &c, cmd, at_now_ms() + timeout_ms);
 	if (rc == -ETIMEDOUT)
-		log_debug("at: timeout modem=%s cmd=%.12s", chan->name, cmd);
+		log_debug("at: timeout modem=%s cmd=%.16s", chan->name,
+		    at_cmd_shown(cmd));
 	rc = at_leave(chan, rc);
 	if (rc < 0) {
 		at_response_release(&c.resp);
