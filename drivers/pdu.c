@@ -217,6 +217,9 @@ wr_cp(struct wr *w, uint32_t cp)
 	char tmp[4];
 	size_t n;
 
+	/* A NUL would end the C string early: drop it. */
+	if (cp == 0)
+		return;
 	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		cp = 0xfffd;
 	if (cp < 0x80) {
