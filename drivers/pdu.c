@@ -37,7 +37,7 @@
 #define FO_VPF_ENH	0x08
 #define FO_VPF_REL	0x10
 #define FO_VPF_ABS	0x18
-#define FO_SRR		0x20	/* SRR (SUBMIT) / SRI (DELIVER) / SRQ, 9.2.3.5 */
+#define FO_SRR		0x20	/* SRR, SRI or SRQ, 9.2.3.4/.5/.26 */
 #define FO_UDHI		0x40	/* user data header indicator, 9.2.3.23 */
 
 /* Type of address, TS 23.040 9.1.2.5: bit 7 set, type of number in bits
@@ -1047,6 +1047,13 @@ addr_value_decode(uint8_t toa, const uint8_t *v, size_t vlen,
 		n = ndigits * 4 / 7;
 		for (i = 0; i < n && i <= ADDR_ALPHA_MAX; i++)
 			sept[i] = septet_get(v, vlen, i);
+
+		/* Some senders count whole octets (14 semi-octets for 7
+		 * characters), which makes the 7 zero pad bits of a full
+		 * octet look like an eighth septet, '@'.  Drop it. */
+		if (i > 0 && i % 8 == 0 && ndigits % 2 == 0 &&
+		    sept[i - 1] == 0)
+			i--;
 		septets_to_utf8(sept, i, GSM7_LANG_DEFAULT,
 		    GSM7_LANG_DEFAULT, &w);
 		return;

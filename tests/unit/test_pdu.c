@@ -535,6 +535,11 @@ test_pdu_decode_timestamps_and_numbers(void **state)
 	    "308A00", 1, m), 0);
 	assert_string_equal(m->number, "0123456789*#1");
 	assert_int_equal(m->number_toa, 0xa1);
+	/* Alphanumeric "sipgate" (oFono sample) with its length given as
+	 * 14 semi-octets instead of 13: no trailing '@'. */
+	assert_int_equal(pdu_decode_hex("00040ED0F334FC1CA697010000808031217"
+	    "0224008D4F29CDE0EA7D9", 1, m), 0);
+	assert_string_equal(m->number, "sipgate");
 	/* No SMSC field: a bare TPDU. */
 	assert_int_equal(pdu_decode_hex(SAMPLE_PYMSG_SRR + 2, 0, m), 0);
 	assert_string_equal(m->number, "+34654123456");

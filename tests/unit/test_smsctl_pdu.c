@@ -105,8 +105,9 @@ test_smsctl_pdu_decode_published(void **state)
 	    "10807121352B10212200A900AE00680065006C006C006F", NULL),
 	    "{\"type\": \"deliver\", \"smsc\": \"+12063130004\", \"number\": "
 	    "\"+14154255486\", \"encoding\": \"ucs2\", \"class\": null, "
-	    "\"concat\": null, \"text\": \"\xe2\x84\xa2\xc2\xa9\xc2\xaehello\", "
-	    "\"timestamp\": \"2007-01-08T17:12:53-08:00\"}\n");
+	    "\"concat\": null, \"text\": "
+	    "\"\xe2\x84\xa2\xc2\xa9\xc2\xaehello\", \"timestamp\": "
+	    "\"2007-01-08T17:12:53-08:00\"}\n");
 	/* oFono unit tests, alphanumeric sender. */
 	expect_ok(run_pdu("decode", "0791447758100650040DD0F334FC1CA697010000"
 	    "8080312170224008D4F29CDE0EA7D9", NULL),
