@@ -561,8 +561,16 @@ at_read_some(struct at_chan *chan)
 	return (int)n;
 }
 
-/* Wait until the command is done, the deadline passes or the device
- * fails. */
+/*
+ * Wait until the command is done, the deadline passes or the device
+ * fails.
+ *
+ * XXX: after a timeout the late answer is dropped only if it arrives
+ * before the next command; one that comes during the next command ends
+ * that command instead (its "OK" cannot be told apart).  Harmless for the
+ * queries we make, but a caller resending after a timeout should first
+ * let the modem settle (at_chan_poll, or a plain AT).
+ */
 static int
 at_wait(struct at_chan *chan, struct at_cmd *cmd, long long deadline)
 {

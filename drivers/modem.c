@@ -15,12 +15,16 @@
  *   I2. modem_dispatch() is the last thing a public call does; an event
  *       handler may close the modem, which then only marks it (closed)
  *       and the dispatch loop frees it on its way out.
- *   I3. A PIN that the SIM refused is never sent again by this modem
- *       object: three wrong PINs lock the SIM for good.
+ *   I3. A PIN that the SIM refused is never sent again to that device
+ *       by this process, even through a new modem object (the worker
+ *       reopens a modem after a failed init): three wrong PINs lock the
+ *       SIM.  Where the modem tells (AT+CPINR), no PIN is tried with
+ *       only one attempt left.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +72,19 @@ static const char *const modem_storages[] = { "SM", "ME", "MT" };
 #define MODEM_NSTORAGES \
 	(sizeof(modem_storages) / sizeof(*modem_storages))
 
+/*
+ * PINs refused per device (I3).  Workers are threads, hence the lock.
+ * A process restart forgets them: then AT+CPINR is the safety net.
+ */
+#define MODEM_REJECTED_MAX	16
+
+static struct modem_rejected_pin {
+	char	device[128];
+	char	pin[9];
+} modem_rejected[MODEM_REJECTED_MAX];
+static size_t modem_nrejected;
+static pthread_mutex_t modem_rejected_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct modem_queued {
 	struct modem_event	ev;
 	char			*pdu;	/* owned; ev.pdu points here */
@@ -75,6 +92,7 @@ struct modem_queued {
 
 struct modem {
 	char			name[32];
+	char			device[128];
 	struct transport	*transport;	/* owned by 'chan' */
 	struct at_chan		*chan;
 	struct modem_info	info;
@@ -88,7 +106,6 @@ struct modem {
 	size_t			cap;
 
 	int			initialising;	/* RDY is no reset */
-	int			pin_rejected;	/* I3 */
 	int			dispatching;	/* I2 */
 	int			closed;		/* I2 */
 };
@@ -405,6 +422,38 @@ modem_sync(struct modem *m, char *err, size_t errlen)
 }
 
 static int
+modem_pin_was_rejected(const struct modem *m, const char *pin)
+{
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&modem_rejected_lock);
+	for (i = 0; i < modem_nrejected && !found; i++)
+		found = strcmp(modem_rejected[i].device, m->device) == 0 &&
+		    strcmp(modem_rejected[i].pin, pin) == 0;
+	pthread_mutex_unlock(&modem_rejected_lock);
+	return found;
+}
+
+static void
+modem_pin_rejected(const struct modem *m, const char *pin)
+{
+	struct modem_rejected_pin *r;
+
+	pthread_mutex_lock(&modem_rejected_lock);
+	/* When full, the oldest entry goes: AT+CPINR still guards. */
+	if (modem_nrejected == MODEM_REJECTED_MAX) {
+		memmove(modem_rejected, modem_rejected + 1,
+		    (MODEM_REJECTED_MAX - 1) * sizeof(*modem_rejected));
+		modem_nrejected--;
+	}
+	r = &modem_rejected[modem_nrejected++];
+	snprintf(r->device, sizeof(r->device), "%s", m->device);
+	snprintf(r->pin, sizeof(r->pin), "%s", pin);
+	pthread_mutex_unlock(&modem_rejected_lock);
+}
+
+static int
 modem_pin_valid(const char *pin)
 {
 	size_t n = strlen(pin);
@@ -445,15 +494,15 @@ modem_enter_pin(struct modem *m, const char *pin, char *err, size_t errlen)
 		    "is configured", m->name);
 		return -EACCES;
 	}
-	if (m->pin_rejected) {
-		snprintf(err, errlen, "SIM in modem %s refused the configured "
-		    "PIN before; not trying it again", m->name);
-		return -EACCES;
-	}
 	if (!modem_pin_valid(pin)) {
 		snprintf(err, errlen, "PIN for modem %s must be 4 to 8 digits",
 		    m->name);
 		return -EINVAL;
+	}
+	if (modem_pin_was_rejected(m, pin)) {
+		snprintf(err, errlen, "SIM in modem %s refused the configured "
+		    "PIN before; not trying it again", m->name);
+		return -EACCES;
 	}
 
 	/* With one attempt left a wrong PIN would lock the SIM. */
@@ -468,7 +517,7 @@ modem_enter_pin(struct modem *m, const char *pin, char *err, size_t errlen)
 	snprintf(cmd, sizeof(cmd), "AT+CPIN=\"%s\"", pin);
 	rc = modem_at(m, cmd, NULL, MODEM_PIN_TIMEOUT_MS, &r);
 	if (rc == -EPROTO) {
-		m->pin_rejected = 1;
+		modem_pin_rejected(m, pin);
 		log_error("modem: pin-rejected modem=%s error=%d", m->name,
 		    r.error);
 		snprintf(err, errlen, "SIM in modem %s rejected the PIN "
@@ -673,16 +722,21 @@ modem_set_indications(struct modem *m)
 	return 0;
 }
 
-/* Copy an identity answer without "+CGSN:" style prefixes and quotes. */
+/*
+ * Copy an identity answer without its label and quotes: SIMCom says
+ * "+CGMR: LE20B04SIM7600G22", some firmware "Revision: EC25EFAR06A06M4G"
+ * or "+CGSN: "867...".
+ */
 static void
 modem_clean_identity(const char *line, char *out, size_t len)
 {
-	const char *colon;
-	size_t n;
+	size_t n, label;
 
-	if (line[0] == '+' && (colon = strchr(line, ':')) != NULL &&
-	    colon - line < 10)
-		line = colon + 1;
+	label = strspn(line[0] == '+' ? line + 1 : line,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") +
+	    (line[0] == '+');
+	if (label > 0 && label < 16 && line[label] == ':')
+		line += label + 1;
 	while (*line == ' ' || *line == '"')
 		line++;
 	n = strlen(line);
@@ -736,6 +790,24 @@ modem_optional(struct modem *m, const char *cmd)
 	return rc == -EPROTO ? 0 : rc;
 }
 
+/* A SIM without a service centre address cannot send (+CMS ERROR 330):
+ * say so at start-up rather than at the first message. */
+static int
+modem_check_smsc(struct modem *m)
+{
+	struct at_response r;
+	const char *line;
+	int rc;
+
+	rc = modem_at(m, "AT+CSCA?", "+CSCA:", MODEM_CMD_TIMEOUT_MS, &r);
+	if (rc == 0 && (line = modem_find_line(&r, "+CSCA:")) != NULL &&
+	    strncmp(modem_after_prefix(line, "+CSCA:"), "\"\"", 2) == 0)
+		log_warn("modem: no-smsc modem=%s hint=\"set the SMSC with "
+		    "AT+CSCA or ask the operator\"", m->name);
+	at_response_release(&r);
+	return rc == -EPROTO ? 0 : rc;
+}
+
 static int
 modem_init_steps(struct modem *m, const char *pin, char *err, size_t errlen)
 {
@@ -765,6 +837,7 @@ modem_init_steps(struct modem *m, const char *pin, char *err, size_t errlen)
 	if ((rc = modem_optional(m, "AT+CSMS=0")) < 0 ||
 	    (rc = modem_choose_storage(m)) < 0 ||
 	    (rc = modem_set_indications(m)) < 0 ||
+	    (rc = modem_check_smsc(m)) < 0 ||
 	    (rc = modem_optional(m, "AT+CREG=1")) < 0 ||
 	    (rc = modem_init_identity(m)) < 0 ||
 	    (rc = modem_refresh_health(m)) < 0)
@@ -960,8 +1033,14 @@ modem_send_pdu(struct modem *m, unsigned tpdu_len, const char *hex,
 
 	rc = at_chan_send_pdu(m->chan, tpdu_len, hex, modem_prompt_timeout_ms,
 	    modem_send_timeout_ms, &resp, &stage);
-	if (rc == -EINVAL)
-		return rc;	/* not a PDU: the caller's bug */
+	if (rc == -EINVAL) {
+		/* Not a PDU: the caller's bug.  'res' is filled all the
+		 * same, so that a caller ignoring the return value does
+		 * not read garbage. */
+		r.outcome = MODEM_SEND_REJECTED;
+		*res = r;
+		return rc;
+	}
 
 	if (rc == 0) {
 		modem_send_classify(&resp, &r);
@@ -1217,6 +1296,7 @@ modem_open(const char *name, const char *device, int baud,
 		return -ENOMEM;
 	}
 	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->device, sizeof(m->device), "%s", device);
 	m->info.rssi = 99;
 	m->info.registration = -1;
 	m->cnmi = "none";

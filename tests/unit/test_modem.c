@@ -73,7 +73,7 @@ static const struct fm_entry fm_defaults[] = {
 	{ "AT+CREG=1", OK, 0, FM_REPLY },
 	{ "AT+CGMI", "\r\nQuectel\r\n" OK, 0, FM_REPLY },
 	{ "AT+CGMM", "\r\nEC25\r\n" OK, 0, FM_REPLY },
-	{ "AT+CGMR", "\r\n+CGMR: EC25EFAR06A09M4G\r\n" OK, 0, FM_REPLY },
+	{ "AT+CGMR", "\r\nRevision: EC25EFAR06A09M4G\r\n" OK, 0, FM_REPLY },
 	{ "AT+CGSN", "\r\n+CGSN: \"867698041234567\"\r\n" OK, 0, FM_REPLY },
 	{ "AT+CSQ", "\r\n+CSQ: 20,99\r\n" OK, 0, FM_REPLY },
 	{ "AT+CREG?", "\r\n+CREG: 1,5\r\n" OK, 0, FM_REPLY },
@@ -447,6 +447,7 @@ static void
 test_modem_init_pin_wrong_never_retried(void **state)
 {
 	struct fixture *f = *state;
+	struct modem *again;
 	char err[256];
 
 	fm_add(f, "AT+CPIN?", "\r\n+CPIN: SIM PIN\r\n" OK, 0, FM_REPLY);
@@ -455,6 +456,17 @@ test_modem_init_pin_wrong_never_retried(void **state)
 	assert_int_equal(modem_init(f->modem, "1111", err, sizeof(err)),
 	    -EACCES);
 	assert_non_null(strstr(err, "rejected"));
+	assert_int_equal(modem_init(f->modem, "1111", err, sizeof(err)),
+	    -EACCES);
+	assert_int_equal(fm_count(f, "AT+CPIN=\"1111\""), 1);
+
+	/* Not through a new modem object on the same device either (the
+	 * worker reopens after a failed init).  The old one is closed only
+	 * afterwards: a pty whose every slave closed hangs up its master. */
+	assert_int_equal(modem_open("test", f->path, 115200, &again, err,
+	    sizeof(err)), 0);
+	modem_close(f->modem);
+	f->modem = again;
 	assert_int_equal(modem_init(f->modem, "1111", err, sizeof(err)),
 	    -EACCES);
 	assert_int_equal(fm_count(f, "AT+CPIN=\"1111\""), 1);
@@ -557,8 +569,16 @@ test_modem_init_storage_partial(void **state)
 	    "(\"SM\",\"ME\")\r\n" OK, 0, FM_REPLY);
 	fm_add(f, "AT+CPMS=\"ME\",\"ME\",\"ME\"", "\r\n+CPMS: 0,9,0,9,0,9\r\n"
 	    OK, 0, FM_REPLY);
+	/* SIMCom-style identity, with its "+CGMR:" label. */
+	fm_add(f, "AT+CGMR", "\r\n+CGMR: LE20B04SIM7600G22\r\n" OK, 0,
+	    FM_REPLY);
+	fm_add(f, "AT+CGSN", "\r\n866272040123456\r\n" OK, 0, FM_REPLY);
 	start(f);
 	assert_int_equal(modem_init(f->modem, NULL, err, sizeof(err)), 0);
+	assert_string_equal(modem_info_peek(f->modem)->revision,
+	    "LE20B04SIM7600G22");
+	assert_string_equal(modem_info_peek(f->modem)->imei,
+	    "866272040123456");
 	assert_int_equal(fm_count(f, "AT+CPMS=\"ME\",\"ME\",\"ME\""), 1);
 }
 
@@ -709,6 +729,8 @@ test_modem_send_bad_pdu(void **state)
 
 	start_ready(f);
 	assert_int_equal(modem_send_pdu(f->modem, 35, "XYZ", &res), -EINVAL);
+	assert_int_equal(res.outcome, MODEM_SEND_REJECTED);
+	assert_int_equal(fm_count(f, "AT+CMGS=35"), 0);
 }
 
 /* ----- storage ------------------------------------------------------- */
