@@ -15,10 +15,13 @@ mkdir -p "$out"
 
 srcs="tests/fuzz/fuzz_pdu.c drivers/pdu.c"
 [ -f drivers/gsm7.c ] && srcs="$srcs drivers/gsm7.c"
+# Link to a private name, then rename: a replay from `make test` must not
+# overwrite the binary of a long run going on at the same time.
 # shellcheck disable=SC2086
 clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -Iinclude \
-	$srcs -o "$out/fuzz_pdu"
+	$srcs -o "$out/fuzz_pdu.$$"
+mv -f "$out/fuzz_pdu.$$" "$out/fuzz_pdu"
 
 if [ "$secs" -eq 0 ]; then
 	exec "$out/fuzz_pdu" -runs=0 "$corpus"

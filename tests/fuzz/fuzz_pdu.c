@@ -29,18 +29,34 @@ check_message(int rc, const struct pdu_message *m)
 		abort();
 }
 
-/* Encoding then decoding a valid UTF-8 text gives the text back. */
+/*
+ * Encoding then decoding a valid UTF-8 text gives the text back, with
+ * the options that 'variant' picks: plain, forced UCS-2, 16-bit
+ * references, or smart encoding (which may change the text, so only the
+ * part count is checked against pdu_count_text()).
+ */
 static void
-roundtrip(const char *text)
+roundtrip(const char *text, unsigned variant)
 {
 	struct pdu_submit_options opt;
 	struct pdu_encoded e;
 	struct pdu_message m;
+	struct pdu_count c;
 	size_t k, len = 0, tl = strlen(text);
 
 	pdu_submit_options_init(&opt);
+	opt.force_ucs2 = variant == 1;
+	opt.concat_ref16 = variant == 2;
+	opt.concat_ref = variant == 2 ? 0xabcd : 0x42;
+	opt.smart = variant == 3;
 	if (pdu_encode_submit("+15551234567", text, &opt, &e) != 0)
 		return;
+	if (variant == 3) {
+		if (pdu_count_text(text, 1, &c) != 0 || c.segments != e.nparts)
+			abort();
+		pdu_encoded_release(&e);
+		return;
+	}
 	for (k = 0; k < e.nparts; k++) {
 		if (pdu_decode_hex(e.parts[k].hex, 1, &m) != 0)
 			abort();
@@ -74,7 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_message(pdu_decode_hex(s, 1, &m), &m);
 	check_message(pdu_decode_hex(s, 0, &m), &m);
 	if (size <= 2048 && pdu_count_text(s, 0, &c) == 0)
-		roundtrip(s);
+		roundtrip(s, (unsigned)size % 4);
 	free(s);
 	return 0;
 }
