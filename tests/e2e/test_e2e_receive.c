@@ -85,13 +85,16 @@ assert_sim_empty(void)
 static void
 deliver(const char *from, const char *text, const char *expect)
 {
-	char cmd[2048], *reply = NULL;
+	char cmd[2048], got[64] = "", *reply = NULL;
+	int rc;
 
 	snprintf(cmd, sizeof(cmd), "deliver %s %s", from, text);
-	assert_int_equal(e2e_sim(&env, cmd, &reply), 0);
-	assert_non_null(reply);
-	assert_string_equal(reply, expect);
+	rc = e2e_sim(&env, cmd, &reply);
+	if (reply != NULL)
+		snprintf(got, sizeof(got), "%s", reply);
 	free(reply);
+	assert_int_equal(rc, 0);
+	assert_string_equal(got, expect);
 }
 
 static void
@@ -119,8 +122,9 @@ test_e2e_receive_multipart(void **state)
 	size_t i;
 
 	(void)state;
-	/* A UCS-2 text (ñ) of 150 characters needs 3 parts of 67. */
-	strcpy(text, "Mañana ");
+	/* A UCS-2 text (á is not in the GSM alphabet) of 149 characters
+	 * needs 3 parts of at most 67. */
+	strcpy(text, "Recibirá ");
 	for (i = strlen(text); i < 150; i++)
 		text[i] = (char)('a' + i % 26);
 	text[i] = '\0';

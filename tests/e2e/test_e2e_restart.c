@@ -80,7 +80,7 @@ test_e2e_restart_keeps_data(void **state)
 	(void)state;
 	out = e2e_send(&env, "+15551234567", "Before the restart");
 	assert_true(out > 0);
-	j = e2e_wait_state(&env, out, "sent");
+	j = e2e_wait_state(&env, out, "delivered");
 	assert_non_null(j);
 	json_decref(j);
 	assert_int_equal(e2e_sim(&env, "deliver +15550001111 Got it, thanks",
@@ -93,14 +93,14 @@ test_e2e_restart_keeps_data(void **state)
 	assert_int_equal(e2e_gateway_stop(&env), 0);
 	assert_int_equal(e2e_gateway_start(&env), 0);
 
-	assert_message(out, "sent", "text", "Before the restart");
-	assert_message(out, "sent", "to", "+15551234567");
+	assert_message(out, "delivered", "text", "Before the restart");
+	assert_message(out, "delivered", "to", "+15551234567");
 	assert_message(in, "received", "text", "Got it, thanks");
 	assert_message(in, "received", "from", "+15550001111");
 
 	again = e2e_send(&env, "+15551234567", "After the restart");
 	assert_true(again > out);
-	j = e2e_wait_state(&env, again, "sent");
+	j = e2e_wait_state(&env, again, "delivered");
 	assert_non_null(j);
 	json_decref(j);
 }

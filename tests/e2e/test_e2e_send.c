@@ -31,7 +31,8 @@ group_teardown(void **state)
 }
 
 /*
- * Send 'text', wait until the API says sent, and check that the modem got
+ * Send 'text', wait until the API says delivered (modemsim answers every
+ * status report request with a report), and check that the modem got
  * 'parts' SMS-SUBMIT PDUs to 'to' whose texts join to 'text'.
  */
 static void
@@ -48,7 +49,7 @@ send_and_check(const char *to, const char *text, const char *encoding,
 	assert_non_null(m);
 	id = e2e_send(&env, to, text);
 	assert_true(id > 0);
-	msg = e2e_wait_state(&env, id, "sent");
+	msg = e2e_wait_state(&env, id, "delivered");
 	assert_non_null(msg);
 	assert_string_equal(json_string_value(json_object_get(msg,
 	    "encoding")), encoding);
