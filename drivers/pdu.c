@@ -496,7 +496,14 @@ text_plan(const char *utf8, int smart, int force_ucs2, int ref16,
 	if (smart && (rc = plan_smart(p)) < 0)
 		goto err;
 
-	/* The cheapest exact alphabet, TS 23.038 4 and 6.2.1. */
+	/*
+	 * The cheapest exact alphabet, TS 23.038 4 and 6.2.1.
+	 * XXX: the encoder never uses the national language shift tables
+	 * (TS 23.038 A.2/A.3): a Turkish or Portuguese text with letters
+	 * outside the default alphabet goes out as UCS-2, 70 characters a
+	 * part.  Handsets' support for receiving them is uneven, so this
+	 * wants a config switch before it is worth doing.
+	 */
 	p->enc = !force_ucs2 && cps_all_gsm7(p->cps, p->ncps) ?
 	    PDU_ENC_GSM7 : PDU_ENC_UCS2;
 	for (i = 0; i < p->ncps; i++)

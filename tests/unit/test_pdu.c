@@ -853,6 +853,16 @@ test_pdu_encode_errors(void **state)
 	assert_int_equal(pdu_encode_submit("+1555", "x", &opt, &e),
 	    PDU_EINVAL);
 	pdu_submit_options_init(&opt);
+	opt.pid = 256;
+	assert_int_equal(pdu_encode_submit("+1555", "x", &opt, &e),
+	    PDU_EINVAL);
+	pdu_submit_options_init(&opt);
+	opt.mr = 256;
+	assert_int_equal(pdu_encode_submit("+1555", "x", &opt, &e),
+	    PDU_EINVAL);
+	pdu_submit_options_init(&opt);
+	assert_int_equal(pdu_encode_submit("+1555", NULL, &opt, &e),
+	    PDU_EINVAL);
 	assert_int_equal(pdu_encode_submit("+1555", "x", &opt, NULL),
 	    PDU_EINVAL);
 	/* 256 parts of 153 septets. */
@@ -931,6 +941,27 @@ test_pdu_encode_deliver_roundtrip(void **state)
 	    "07914151551512F2040B916105551511F100006060605130308A04D4F29C0E");
 	pdu_encoded_release(&e);
 
+	assert_int_equal(pdu_encode_deliver("+1", "x", NULL, &t, 256, &e),
+	    PDU_EINVAL);
+	assert_int_equal(pdu_encode_deliver("+1", "x", NULL, &t, 0, NULL),
+	    PDU_EINVAL);
+	assert_int_equal(pdu_encode_deliver("", "x", NULL, &t, 0, &e),
+	    PDU_EADDR);
+	assert_int_equal(pdu_encode_deliver("+1", "x", "+1x", &t, 0, &e),
+	    PDU_EADDR);
+	assert_int_equal(pdu_encode_deliver("+1", "", NULL, &t, 0, &e),
+	    PDU_ETEXT);
+	t.tz_minutes = 10;	/* not quarter hours */
+	assert_int_equal(pdu_encode_deliver("+1", "x", NULL, &t, 0, &e),
+	    PDU_EINVAL);
+	t.tz_minutes = -80 * 15;	/* beyond two BCD digits */
+	assert_int_equal(pdu_encode_deliver("+1", "x", NULL, &t, 0, &e),
+	    PDU_EINVAL);
+	t.tz_minutes = 0;
+	t.year = 2090;
+	assert_int_equal(pdu_encode_deliver("+1", "x", NULL, &t, 0, &e),
+	    PDU_EINVAL);
+	t.year = 2006;
 	t.month = 13;
 	assert_int_equal(pdu_encode_deliver("+1", "x", NULL, &t, 0, &e),
 	    PDU_EINVAL);
@@ -1006,6 +1037,7 @@ test_pdu_count_text(void **state)
 	assert_int_equal(pdu_count_text("", 0, &c), PDU_ETEXT);
 	assert_int_equal(pdu_count_text("\xff", 0, &c), PDU_ETEXT);
 	assert_int_equal(pdu_count_text(NULL, 0, &c), PDU_ETEXT);
+	assert_int_equal(pdu_count_text("x", 0, NULL), PDU_EINVAL);
 }
 
 static void
