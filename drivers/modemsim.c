@@ -56,6 +56,12 @@
  *   full             the SIM is full: inbound messages are dropped
  *                    (counted) and AT+CPMS reports no free slot
  *   none             clear every fault (and re-plug now if unplugged)
+ *
+ * Control commands beyond those of modemsim.h:
+ *   report-delay <ms>  how long the network takes to return a requested
+ *                      status report (default 1000) -> "OK"
+ *   status             one line of state for people and tests:
+ *                      "OK device=... plugs=N chan=N ... dropped=N ..."
  */
 #include <ctype.h>
 #include <errno.h>
@@ -89,6 +95,7 @@
 #define MSIM_CLIENTS_MAX	16
 #define MSIM_CTL_LINE_MAX	4096
 #define MSIM_UNPLUG_MS		500
+#define MSIM_REPORT_MS		1000	/* network delay of a report */
 #define MSIM_PARAMS_MAX		8
 #define MSIM_PARAM_LEN		128
 #define MSIM_PUK		"12345678"
@@ -142,6 +149,12 @@ struct msim_slot {
 struct msim_sent {
 	int	mr;
 	char	*hex;
+};
+
+/* A status report on its way from the network. */
+struct msim_report {
+	int64_t	due;
+	char	hex[PDU_HEX_MAX];
 };
 
 struct msim_client {
@@ -226,6 +239,9 @@ struct modemsim {
 	char			**network;	/* waiting inbound hex */
 	size_t			nnetwork;
 	unsigned long		dropped;
+	struct msim_report	*reports;	/* oldest first */
+	size_t			nreports;
+	int			report_delay_ms;
 
 	/* Faults. */
 	int			latency_ms;
@@ -946,7 +962,7 @@ msim_h_ident(struct modemsim *sim, const char *name, enum msim_op op,
 		buf_str(lines, MSIM_MODEL "\r\n");
 	else if (strcasecmp(name, "CGMR") == 0 ||
 	    strcasecmp(name, "GMR") == 0)
-		buf_str(lines, "Revision: " MSIM_REVISION "\r\n");
+		buf_str(lines, MSIM_REVISION "\r\n");
 	else if (strcasecmp(name, "CGSN") == 0 ||
 	    strcasecmp(name, "GSN") == 0) {
 		msim_imei(imei);
@@ -1754,6 +1770,8 @@ msim_status_report(struct modemsim *sim, int mr, const char *to)
 	struct pdu_time now;
 	int rc;
 
+	struct msim_report *v;
+
 	msim_scts_now(&now);
 	rc = pdu_encode_status_report((unsigned)mr, to, 0, &now, &now, hex);
 	if (rc < 0) {
@@ -1761,7 +1779,33 @@ msim_status_report(struct modemsim *sim, int mr, const char *to)
 		    pdu_strerror(rc));
 		return;
 	}
-	msim_arrive_report(sim, hex);
+	v = realloc(sim->reports, (sim->nreports + 1) * sizeof(*v));
+	if (v == NULL) {
+		log_warn("modemsim: report lost mr=%d reason=enomem", mr);
+		return;
+	}
+	sim->reports = v;
+	v[sim->nreports].due = msim_now_ms() + sim->report_delay_ms;
+	memcpy(v[sim->nreports].hex, hex, sizeof(hex));
+	sim->nreports++;
+}
+
+/* Reports whose network delay is over reach the modem, in order. */
+static void
+msim_reports_due(struct modemsim *sim, int64_t now)
+{
+	size_t n = 0;
+
+	while (n < sim->nreports && sim->reports[n].due <= now) {
+		if (msim_network_deliver(sim, sim->reports[n].hex) < 0)
+			log_warn("modemsim: report lost reason=enomem");
+		n++;
+	}
+	if (n == 0)
+		return;
+	memmove(sim->reports, sim->reports + n,
+	    (sim->nreports - n) * sizeof(*sim->reports));
+	sim->nreports -= n;
 }
 
 /* The latency is over: answer the AT+CMGS (I2: then the waiting input). */
@@ -2184,6 +2228,12 @@ msim_ctl(struct modemsim *sim, const char *command, struct msim_buf *reply)
 		sim->latency_ms = n;
 		return buf_str(reply, "OK");
 	}
+	if (strcmp(word, "report-delay") == 0) {
+		if (sscanf(rest, "%d", &n) != 1 || n < 0 || n > 3600000)
+			return buf_str(reply, "ERR usage: report-delay <ms>");
+		sim->report_delay_ms = n;
+		return buf_str(reply, "OK");
+	}
 	if (strcmp(word, "fault") == 0 && *rest != '\0') {
 		arg = strchr(rest, ' ');
 		if (arg != NULL)
@@ -2355,6 +2405,7 @@ msim_timers(struct modemsim *sim)
 	}
 	if (sim->chan == MSIM_SENDING && now >= sim->send_due)
 		msim_send_done(sim);
+	msim_reports_due(sim, now);
 	if (sim->chan == MSIM_UNPLUGGED &&
 	    (sim->replug_request || now >= sim->replug_due)) {
 		sim->replug_request = 0;
@@ -2373,6 +2424,8 @@ msim_poll_timeout(const struct modemsim *sim)
 		due = sim->send_due;
 	if (sim->chan == MSIM_UNPLUGGED)
 		due = sim->replug_due;
+	if (sim->nreports > 0 && (due < 0 || sim->reports[0].due < due))
+		due = sim->reports[0].due;
 	if (due < 0)
 		return -1;
 	return due <= now ? 0 : (int)(due - now);
@@ -2470,6 +2523,7 @@ msim_free(struct modemsim *sim)
 	for (i = 0; i < sim->nnetwork; i++)
 		free(sim->network[i]);
 	free(sim->network);
+	free(sim->reports);
 	buf_release(&sim->out);
 	buf_release(&sim->urcs);
 	buf_release(&sim->pending_in);
@@ -2498,6 +2552,7 @@ msim_new(const struct modemsim_config *config)
 	sim->replug_due = -1;
 	sim->quiet = config->quiet;
 	sim->latency_ms = config->send_latency_ms;
+	sim->report_delay_ms = MSIM_REPORT_MS;
 	sim->pin_tries = MSIM_PIN_TRIES;
 	sim->nslots = config->storage_slots > 0 ?
 	    (size_t)config->storage_slots : MSIM_SLOTS_DEFAULT;

@@ -340,6 +340,7 @@ test_modemsim_identity(void **state)
 	    "\r\nQuectel\r\nEC25\r\nRevision: EC25EFAR06A06M4G\r\n\r\nOK\r\n");
 	t_cmd(&t, "AT+CGMI\r", "\r\nQuectel\r\n\r\nOK\r\n");
 	t_cmd(&t, "AT+CGMM\r", "\r\nEC25\r\n\r\nOK\r\n");
+	t_cmd(&t, "AT+CGMR\r", "\r\nEC25EFAR06A06M4G\r\n\r\nOK\r\n");
 	t_cmd(&t, "AT+CIMI\r", "\r\n001010123456789\r\n\r\nOK\r\n");
 	t_cmd(&t, "AT+CREG?\r", "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
 	t_cmd(&t, "AT+CREG=2\r", "\r\nOK\r\n");
@@ -590,6 +591,7 @@ test_modemsim_status_report(void **state)
 	(void)state;
 	assert_non_null(msg);
 	t_start_ready(&t, NULL);
+	t_ctl(&t, "report-delay 0", "OK");
 
 	/* Default CNMI ds=0: the report is not routed. */
 	t_send_pdu(&t, 19, T_SUBMIT_SRR);
@@ -622,6 +624,26 @@ test_modemsim_status_report(void **state)
 	free(text);
 	t_ctl(&t, "stored", "OK 1");
 	free(msg);
+	t_stop(&t);
+}
+
+static void
+test_modemsim_status_report_delay(void **state)
+{
+	struct t_sim t;
+	int64_t answered;
+
+	(void)state;
+	t_start_ready(&t, NULL);
+	t_cmd(&t, "AT+CNMI=2,1,0,2,0\r", "\r\nOK\r\n");
+	t_ctl(&t, "report-delay 300", "OK");
+	t_send_pdu(&t, 19, T_SUBMIT_SRR);
+	t_expect(t.fd, "\r\n+CMGS: 0\r\n\r\nOK\r\n");
+	answered = t_now_ms();
+	/* The network takes its time; the modem answers meanwhile. */
+	t_cmd(&t, "AT\r", "\r\nOK\r\n");
+	t_expect(t.fd, "\r\n+CDSI: \"SM\",0\r\n");
+	assert_true(t_now_ms() - answered >= 250);
 	t_stop(&t);
 }
 
@@ -998,6 +1020,7 @@ test_modemsim_control_errors(void **state)
 	t_ctl(&t, "deliver-pdu 0700", "ERR bad pdu");	/* SMSC only */
 	t_ctl(&t, "latency", "ERR usage: latency <ms>");
 	t_ctl(&t, "latency -5", "ERR usage: latency <ms>");
+	t_ctl(&t, "report-delay x", "ERR usage: report-delay <ms>");
 	t_ctl(&t, "fault", "ERR unknown command");
 	t_ctl(&t, "fault cms", "ERR usage: fault cms <code> [count]");
 	t_ctl(&t, "fault cms x", "ERR bad number");
@@ -1065,6 +1088,7 @@ main(void)
 		cmocka_unit_test(test_modemsim_cmgs_invalid),
 		cmocka_unit_test(test_modemsim_cmgs_latency),
 		cmocka_unit_test(test_modemsim_status_report),
+		cmocka_unit_test(test_modemsim_status_report_delay),
 		cmocka_unit_test(test_modemsim_deliver_read),
 		cmocka_unit_test(test_modemsim_direct_cmt),
 		cmocka_unit_test(test_modemsim_cmgd),
