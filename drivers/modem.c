@@ -105,6 +105,9 @@ struct modem {
 	size_t			nevents;
 	size_t			cap;
 
+	int			prompt_timeout_ms;
+	int			send_timeout_ms;
+
 	int			initialising;	/* RDY is no reset */
 	int			dispatching;	/* I2 */
 	int			closed;		/* I2 */
@@ -1015,9 +1018,12 @@ modem_send_classify(const struct at_response *resp, struct modem_send_result *r)
 	}
 }
 
-/* Only the unit tests change these, to test timeouts in milliseconds. */
-int modem_send_timeout_ms = MODEM_SEND_TIMEOUT_MS;
-int modem_prompt_timeout_ms = MODEM_PROMPT_TIMEOUT_MS;
+void
+modem_set_timeouts(struct modem *m, int prompt_ms, int send_ms)
+{
+	m->prompt_timeout_ms = prompt_ms;
+	m->send_timeout_ms = send_ms;
+}
 
 int
 modem_send_pdu(struct modem *m, unsigned tpdu_len, const char *hex,
@@ -1031,8 +1037,8 @@ modem_send_pdu(struct modem *m, unsigned tpdu_len, const char *hex,
 	struct at_response resp;
 	int rc;
 
-	rc = at_chan_send_pdu(m->chan, tpdu_len, hex, modem_prompt_timeout_ms,
-	    modem_send_timeout_ms, &resp, &stage);
+	rc = at_chan_send_pdu(m->chan, tpdu_len, hex, m->prompt_timeout_ms,
+	    m->send_timeout_ms, &resp, &stage);
 	if (rc == -EINVAL) {
 		/* Not a PDU: the caller's bug.  'res' is filled all the
 		 * same, so that a caller ignoring the return value does
@@ -1299,6 +1305,8 @@ modem_open(const char *name, const char *device, int baud,
 	snprintf(m->device, sizeof(m->device), "%s", device);
 	m->info.rssi = 99;
 	m->info.registration = -1;
+	m->prompt_timeout_ms = MODEM_PROMPT_TIMEOUT_MS;
+	m->send_timeout_ms = MODEM_SEND_TIMEOUT_MS;
 	m->cnmi = "none";
 
 	rc = transport_open(device, baud, TRANSPORT_FLOW_NONE, &t, err,

@@ -320,16 +320,40 @@ conf_pin_ok(const char *pin)
 	return 1;
 }
 
+/* An optional integer member 'key' of group 'g' within [min, max]. */
+static int
+conf_read_int(struct conf_ctx *cx, const config_setting_t *g,
+    const char *prefix, const char *key, int min, int max, int dflt,
+    int *out)
+{
+	const config_setting_t *s;
+	char what[64];
+	long long v;
+
+	*out = dflt;
+	s = config_setting_get_member(g, key);
+	if (s == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "%s%s", prefix, key);
+	if (conf_want_type(cx, s, what, CONFIG_TYPE_INT) < 0)
+		return -1;
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return conf_fail(cx, s, "%s: %lld is outside %d-%d", what, v,
+		    min, max);
+	*out = (int)v;
+	return 0;
+}
+
 static int
 conf_read_modem(struct conf_ctx *cx, const config_setting_t *g, size_t i,
     struct conf_modem *m)
 {
 	static const char *const known[] = {
-		"name", "device", "pin", "baud", NULL
+		"name", "device", "pin", "baud", "send_timeout", NULL
 	};
 	const config_setting_t *s;
 	char key[32], prefix[40], what[48];
-	long long baud;
 
 	snprintf(key, sizeof(key), "modems[%zu]", i);
 	snprintf(prefix, sizeof(prefix), "%s.", key);
@@ -372,19 +396,13 @@ conf_read_modem(struct conf_ctx *cx, const config_setting_t *g, size_t i,
 			    what);
 	}
 
-	m->baud = CONF_BAUD_DEFAULT;
-	s = config_setting_get_member(g, "baud");
-	snprintf(what, sizeof(what), "%sbaud", prefix);
-	if (s != NULL) {
-		if (conf_want_type(cx, s, what, CONFIG_TYPE_INT) < 0)
-			return -1;
-		baud = config_setting_get_int64(s);
-		if (baud < CONF_BAUD_MIN || baud > CONF_BAUD_MAX)
-			return conf_fail(cx, s, "%s: %lld is outside %d-%d",
-			    what, baud, CONF_BAUD_MIN, CONF_BAUD_MAX);
-		m->baud = (int)baud;
-	}
-	return 0;
+	if (conf_read_int(cx, g, prefix, "baud", CONF_BAUD_MIN,
+	    CONF_BAUD_MAX, CONF_BAUD_DEFAULT, &m->baud) < 0)
+		return -1;
+	/* Below 5 s a healthy but slow network would make "unknown"
+	 * messages; above 10 minutes a hung modem blocks its queue. */
+	return conf_read_int(cx, g, prefix, "send_timeout", 5, 600, 120,
+	    &m->send_timeout);
 }
 
 static int

@@ -75,6 +75,7 @@ struct worker {
 	char			*pin;
 	char			*database;
 	int			baud;
+	int			send_timeout_ms;
 
 	pthread_mutex_t		lock;		/* W5 */
 	struct worker_status	status;
@@ -599,6 +600,9 @@ worker_connect(struct worker *w)
 			return rc;
 		}
 		modem_set_event_handler(w->modem, worker_on_event, w);
+		if (w->send_timeout_ms > 0)
+			modem_set_timeouts(w->modem, 10 * 1000,
+			    w->send_timeout_ms);
 	}
 
 	worker_set_state(w, "starting", NULL);
@@ -656,6 +660,10 @@ worker_round(struct worker *w)
 			    "released modem=%s", w->name);
 		w->health_due = clock_mono_ms() + WORKER_HEALTH_EVERY_MS;
 		worker_set_state(w, "ready", NULL);
+
+		/* A modem that refused every AT+CNMI setting, or lost a
+		 * +CMTI, still has its messages read within a minute. */
+		w->rescan = 1;
 	}
 
 	pfd[0].fd = w->wake_fd;
@@ -730,6 +738,7 @@ worker_start(const struct conf_modem *mc, const char *device,
 	w->pin = mc->pin != NULL ? strdup(mc->pin) : NULL;
 	w->database = strdup(database);
 	w->baud = mc->baud;
+	w->send_timeout_ms = mc->send_timeout * 1000;
 	pthread_mutex_init(&w->lock, NULL);
 	snprintf(w->status.name, sizeof(w->status.name), "%s", mc->name);
 	snprintf(w->status.state, sizeof(w->status.state), "starting");

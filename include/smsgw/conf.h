@@ -19,6 +19,8 @@ struct conf_modem {
 	char	*device;	/* path, "tcp://host:port" or "virtual" */
 	char	*pin;		/* NULL when none */
 	int	baud;		/* serial only; default 115200 */
+	int	send_timeout;	/* seconds to wait for the answer to a
+				 * sent PDU; default 120 */
 };
 
 struct conf {

@@ -113,6 +113,13 @@ struct modem_send_result {
 	int			device_gone;	/* the transport failed */
 };
 
+/*
+ * How long to wait for the "> " prompt and for the answer to a sent PDU,
+ * in milliseconds (defaults 10 s and MODEM_SEND_TIMEOUT_MS).  A slow
+ * network needs the second one long; past it, the message is unknown.
+ */
+void modem_set_timeouts(struct modem *modem, int prompt_ms, int send_ms);
+
 /* Send one PDU (hex with SMSC field) of 'tpdu_len' octets.  Returns 0
  * with 'res' filled; the outcome is in 'res'. */
 int modem_send_pdu(struct modem *modem, unsigned tpdu_len, const char *hex,

@@ -111,7 +111,7 @@ test_conf_full(void **state)
 	    "database = \"/var/lib/smsgw/smsgw.db\";\n"
 	    "modems = (\n"
 	    "  { name = \"office-1\"; device = \"/dev/smsgw/office-1\";\n"
-	    "    pin = \"0012\"; baud = 9600; },\n"
+	    "    pin = \"0012\"; baud = 9600; send_timeout = 300; },\n"
 	    "  { name = \"annex\"; device = \"tcp://10.0.0.7:3001\"; },\n"
 	    "  { name = \"Demo_2\"; device = \"virtual\"; baud = 4000000; }\n"
 	    ");\n"
@@ -133,6 +133,8 @@ test_conf_full(void **state)
 	assert_string_equal(c.modems[0].device, "/dev/smsgw/office-1");
 	assert_string_equal(c.modems[0].pin, "0012");
 	assert_int_equal(c.modems[0].baud, 9600);
+	assert_int_equal(c.modems[0].send_timeout, 300);
+	assert_int_equal(c.modems[1].send_timeout, 120);
 	assert_string_equal(c.modems[1].device, "tcp://10.0.0.7:3001");
 	assert_null(c.modems[1].pin);
 	assert_int_equal(c.modems[1].baud, 115200);
@@ -396,6 +398,19 @@ test_conf_baud_errors(void **state)
 }
 
 static void
+test_conf_send_timeout_errors(void **state)
+{
+	(void)state;
+	expect_error(L1_HTTP L2_DB "modems = (\n"
+	    " { name = \"m\"; device = \"virtual\";\n   send_timeout = 4; }\n"
+	    ");\n", 5, "modems[0].send_timeout: 4 is outside 5-600");
+	expect_error(L1_HTTP L2_DB "modems = (\n"
+	    " { name = \"m\"; device = \"virtual\";\n"
+	    "   send_timeout = \"1m\"; }\n);\n", 5,
+	    "modems[0].send_timeout: must be an integer, not a string");
+}
+
+static void
 test_conf_options_errors(void **state)
 {
 	(void)state;
@@ -466,6 +481,7 @@ main(void)
 		cmocka_unit_test(test_conf_device_errors),
 		cmocka_unit_test(test_conf_pin_errors),
 		cmocka_unit_test(test_conf_baud_errors),
+		cmocka_unit_test(test_conf_send_timeout_errors),
 		cmocka_unit_test(test_conf_options_errors),
 		cmocka_unit_test(test_conf_log_levels),
 		cmocka_unit_test(test_conf_error_leaves_out_untouched),

@@ -26,8 +26,6 @@
 #include "smsgw/modem.h"
 
 /* Test hooks in modem.c. */
-extern int modem_send_timeout_ms;
-extern int modem_prompt_timeout_ms;
 
 #define WAIT_MS	3000
 
@@ -232,8 +230,6 @@ setup(void **state)
 	    0);
 	assert_int_equal(pipe(f->fm.stop), 0);
 	pthread_mutex_init(&f->fm.lock, NULL);
-	modem_send_timeout_ms = MODEM_SEND_TIMEOUT_MS;
-	modem_prompt_timeout_ms = 10000;
 	*state = f;
 	return 0;
 }
@@ -672,7 +668,7 @@ test_modem_send_timeout_unknown(void **state)
 	fm_add(f, "AT+CMGS=35", "\r\n> ", 0, FM_REPLY);
 	fm_add(f, PDU_SUBMIT, NULL, 0, FM_SILENT);
 	start_ready(f);
-	modem_send_timeout_ms = 200;
+	modem_set_timeouts(f->modem, 10000, 200);
 	assert_int_equal(modem_send_pdu(f->modem, 35, PDU_SUBMIT, &res), 0);
 	assert_int_equal(res.outcome, MODEM_SEND_UNKNOWN);
 	assert_int_equal(res.device_gone, 0);
@@ -686,7 +682,7 @@ test_modem_send_prompt_timeout_not_sent(void **state)
 
 	fm_add(f, "AT+CMGS=35", NULL, 0, FM_SILENT);
 	start_ready(f);
-	modem_prompt_timeout_ms = 200;
+	modem_set_timeouts(f->modem, 200, MODEM_SEND_TIMEOUT_MS);
 	assert_int_equal(modem_send_pdu(f->modem, 35, PDU_SUBMIT, &res), 0);
 	assert_int_equal(res.outcome, MODEM_SEND_NOT_SENT);
 	assert_int_equal(res.device_gone, 0);
