@@ -204,6 +204,7 @@ struct modemsim {
 	enum msim_chan		chan;
 	int			busy;		/* running a command line */
 	unsigned		plugs;		/* ptys opened so far */
+	unsigned long		rx;		/* bytes read from the pty */
 	struct msim_buf		out;
 	struct msim_buf		urcs;		/* I3 */
 	struct msim_buf		pending_in;	/* I2 */
@@ -2180,10 +2181,10 @@ msim_ctl_fault(struct modemsim *sim, const char *name, const char *arg,
 static int
 msim_ctl_status(struct modemsim *sim, struct msim_buf *reply)
 {
-	return buf_printf(reply, "OK device=%s plugs=%u chan=%d echo=%d "
-	    "cmee=%d sim=%s stored=%zu slots=%zu dropped=%lu mr_next=%u "
-	    "sent=%zu held=%zu", sim->device, sim->plugs, (int)sim->chan,
-	    sim->echo, sim->cmee,
+	return buf_printf(reply, "OK device=%s plugs=%u rx=%lu chan=%d "
+	    "echo=%d cmee=%d sim=%s stored=%zu slots=%zu dropped=%lu "
+	    "mr_next=%u sent=%zu held=%zu", sim->device, sim->plugs, sim->rx,
+	    (int)sim->chan, sim->echo, sim->cmee,
 	    sim->sim_state == MSIM_SIM_READY ? "ready" :
 	    sim->sim_state == MSIM_SIM_PIN ? "pin" : "puk",
 	    msim_used_slots(sim), sim->nslots, sim->dropped, sim->mr_next,
@@ -2371,6 +2372,7 @@ msim_master_read(struct modemsim *sim)
 			log_warn("modemsim: read failed errno=%d", errno);
 		return;
 	}
+	sim->rx += (unsigned long)n;
 	if (sim->hang)
 		return;	/* a hung modem hears nothing */
 	msim_feed(sim, chunk, (size_t)n);

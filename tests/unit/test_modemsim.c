@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -797,6 +799,28 @@ test_modemsim_storage_full(void **state)
 	t_stop(&t);
 }
 
+/* Wait until the modem has read 'total' bytes from its pty. */
+static void
+t_wait_rx(struct t_sim *t, unsigned long total)
+{
+	int64_t deadline = t_now_ms() + T_DEADLINE_MS;
+	unsigned long rx = 0;
+	char *status, *p;
+
+	for (;;) {
+		assert_int_equal(modemsim_control(t->sim, "status", &status),
+		    0);
+		p = strstr(status, " rx=");
+		assert_non_null(p);
+		rx = strtoul(p + 4, NULL, 10);
+		free(status);
+		if (rx >= total || t_now_ms() > deadline)
+			break;
+		poll(NULL, 0, 5);
+	}
+	assert_true(rx >= total);
+}
+
 static void
 test_modemsim_fault_hang(void **state)
 {
@@ -807,6 +831,8 @@ test_modemsim_fault_hang(void **state)
 	t_ctl(&t, "fault hang", "OK");
 	t_write(t.fd, "AT\r");
 	t_write(t.fd, "AT+CSQ\r");
+	/* "ATE0\r" was read before: 5 + 3 + 7 bytes. */
+	t_wait_rx(&t, 15);
 	t_ctl(&t, "deliver-pdu " T_DELIVER, "OK 1");
 	/* Recovered: the first bytes are the answer to a new command, so
 	 * nothing was written while it hung; the message is stored. */
@@ -847,7 +873,8 @@ test_modemsim_fault_unplug(void **state)
 	deadline = t_now_ms() + T_DEADLINE_MS;
 	for (;;) {
 		assert_int_equal(modemsim_control(t.sim, "status", &status), 0);
-		plugged = strstr(status, " plugs=2 chan=0 ") != NULL;
+		plugged = strstr(status, " plugs=2 ") != NULL &&
+		    strstr(status, " chan=0 ") != NULL;
 		free(status);
 		if (plugged || t_now_ms() > deadline)
 			break;
@@ -1073,6 +1100,141 @@ test_modemsim_start_errors(void **state)
 	modemsim_stop(sim);
 }
 
+/* The modemsim program, from $SMSGW_BUILD (default build/asan). */
+static const char *
+t_program(void)
+{
+	static char path[512];
+	const char *b = getenv("SMSGW_BUILD");
+
+	snprintf(path, sizeof(path), "%s/modemsim",
+	    b != NULL && *b != '\0' ? b : "build/asan");
+	return path;
+}
+
+/* Run the program with 'argv' (argv[0] is set here); stdout goes to
+ * 'out'.  Returns the exit status, or -1 if it did not exit. */
+static int
+t_run(char **argv, char *out, size_t outlen)
+{
+	int pipefd[2], status;
+	size_t got;
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		argv[0] = (char *)t_program();
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	got = t_read_n(pipefd[0], out, outlen - 1, T_DEADLINE_MS * 2);
+	out[got] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+test_modemsim_ctl_program(void **state)
+{
+	struct t_sim t;
+	char out[256], bad[200];
+	char *ok_argv[] = { NULL, "ctl", t.sock, "deliver", "+15550001111",
+	    "two", "words", NULL };
+	char *err_argv[] = { NULL, "ctl", t.sock, "bogus", NULL };
+	char *fail_argv[] = { NULL, "ctl", bad, "stored", NULL };
+	char *usage_argv[] = { NULL, "ctl", t.sock, NULL };
+
+	(void)state;
+	if (access(t_program(), X_OK) != 0)
+		skip();
+	t_start_ready(&t, NULL);
+	snprintf(bad, sizeof(bad), "%s/none.sock", t.dir);
+	ok_argv[2] = err_argv[2] = usage_argv[2] = t.sock;
+
+	/* Words after the socket form one command. */
+	assert_int_equal(t_run(ok_argv, out, sizeof(out)), 0);
+	assert_string_equal(out, "OK 1\n");
+	t_expect(t.fd, "\r\n+CMTI: \"SM\",0\r\n");
+	assert_int_equal(t_run(err_argv, out, sizeof(out)), 1);
+	assert_string_equal(out, "ERR unknown command\n");
+	assert_int_equal(t_run(fail_argv, out, sizeof(out)), 2);
+	assert_string_equal(out, "");
+	assert_int_equal(t_run(usage_argv, out, sizeof(out)), 2);
+	t_stop(&t);
+}
+
+static void
+test_modemsim_program_runs(void **state)
+{
+	char dir[64], link[128], sock[128], path[128], *reply = NULL;
+	char *argv[] = { NULL, "--link", link, "--control", sock, "--pin",
+	    "1234", "--slots", "5", "--latency", "10", "--quiet", NULL };
+	char *bad_argv[] = { NULL, "--slots", "0", NULL };
+	int pipefd[2], status, fd;
+	size_t got;
+	pid_t pid;
+
+	(void)state;
+	if (access(t_program(), X_OK) != 0)
+		skip();
+	snprintf(dir, sizeof(dir), "/tmp/test_modemsim.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(link, sizeof(link), "%s/modem", dir);
+	snprintf(sock, sizeof(sock), "%s/sim.sock", dir);
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		argv[0] = (char *)t_program();
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+
+	/* It prints the pty path once it runs. */
+	got = 0;
+	while (got < sizeof(path) - 1 &&
+	    t_read_n(pipefd[0], path + got, 1, T_DEADLINE_MS * 2) == 1 &&
+	    path[got] != '\n')
+		got++;
+	path[got] = '\0';
+	assert_true(strncmp(path, "/dev/pts/", 9) == 0);
+
+	/* The options took effect: PIN, slots, latency. */
+	fd = open(link, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	assert_true(fd >= 0);
+	t_expect(fd, "\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: SIM PIN\r\n"
+	    "\r\n+QUSIM: 1\r\n");
+	assert_int_equal(modemsim_control_client(sock, "status",
+	    T_DEADLINE_MS, &reply), 0);
+	assert_non_null(strstr(reply, " slots=5 "));
+	free(reply);
+	close(fd);
+
+	/* SIGTERM: a clean exit that removes the socket and the link. */
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(pipefd[0]);
+	assert_int_equal(access(sock, F_OK), -1);
+	assert_int_equal(access(link, F_OK), -1);
+	assert_int_equal(rmdir(dir), 0);
+
+	assert_int_equal(t_run(bad_argv, path, sizeof(path)), 2);
+}
+
 int
 main(void)
 {
@@ -1102,6 +1264,8 @@ main(void)
 		cmocka_unit_test(test_modemsim_control_socket),
 		cmocka_unit_test(test_modemsim_control_errors),
 		cmocka_unit_test(test_modemsim_start_errors),
+		cmocka_unit_test(test_modemsim_ctl_program),
+		cmocka_unit_test(test_modemsim_program_runs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
