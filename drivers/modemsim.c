@@ -2433,6 +2433,54 @@ msim_poll_timeout(const struct modemsim *sim)
 	return due <= now ? 0 : (int)(due - now);
 }
 
+/* The descriptors to watch; 'map' gives a client's slot per entry. */
+static nfds_t
+msim_poll_build(struct modemsim *sim, struct pollfd *pfd, int *map)
+{
+	nfds_t n = 0;
+	int c;
+
+	pfd[n++] = (struct pollfd){ sim->wake_fd, POLLIN, 0 };
+	if (sim->master >= 0)
+		pfd[n++] = (struct pollfd){ sim->master, POLLIN |
+		    (sim->out.len > 0 ? POLLOUT : 0), 0 };
+	if (sim->listen_fd >= 0)
+		pfd[n++] = (struct pollfd){ sim->listen_fd, POLLIN, 0 };
+	for (c = 0; c < MSIM_CLIENTS_MAX; c++) {
+		if (sim->clients[c].fd < 0)
+			continue;
+		map[n] = c;
+		pfd[n++] = (struct pollfd){ sim->clients[c].fd, POLLIN |
+		    (sim->clients[c].out.len > 0 ? POLLOUT : 0), 0 };
+	}
+	return n;
+}
+
+/* One ready descriptor.  The fd is compared with the current state
+ * because an earlier entry of the same round may have closed it. */
+static void
+msim_dispatch(struct modemsim *sim, const struct pollfd *p, int slot)
+{
+	struct msim_client *cl;
+	uint64_t v;
+
+	if (p->fd == sim->wake_fd) {
+		if (read(sim->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			log_warn("modemsim: wake read failed errno=%d", errno);
+	} else if (p->fd == sim->master) {
+		if (p->revents & (POLLIN | POLLHUP | POLLERR))
+			msim_master_read(sim);
+	} else if (p->fd == sim->listen_fd) {
+		msim_accept(sim);
+	} else if (slot >= 0 && sim->clients[slot].fd == p->fd) {
+		cl = &sim->clients[slot];
+		if (p->revents & POLLOUT)
+			msim_client_write(cl);
+		if (cl->fd >= 0 && (p->revents & (POLLIN | POLLHUP | POLLERR)))
+			msim_client_read(sim, cl);
+	}
+}
+
 static void *
 msim_thread(void *arg)
 {
@@ -2440,57 +2488,27 @@ msim_thread(void *arg)
 	struct pollfd pfd[3 + MSIM_CLIENTS_MAX];
 	int map[3 + MSIM_CLIENTS_MAX];
 	nfds_t n, i;
-	int timeout, c;
-	uint64_t v;
+	int timeout;
 
 	pthread_mutex_lock(&sim->lock);
 	while (!sim->stopping) {
 		msim_timers(sim);
 		msim_master_write(sim);
-
-		n = 0;
-		pfd[n++] = (struct pollfd){ sim->wake_fd, POLLIN, 0 };
-		if (sim->master >= 0)
-			pfd[n++] = (struct pollfd){ sim->master, POLLIN |
-			    (sim->out.len > 0 ? POLLOUT : 0), 0 };
-		if (sim->listen_fd >= 0)
-			pfd[n++] = (struct pollfd){ sim->listen_fd, POLLIN, 0 };
-		for (c = 0; c < MSIM_CLIENTS_MAX; c++) {
-			if (sim->clients[c].fd < 0)
-				continue;
-			map[n] = c;
-			pfd[n++] = (struct pollfd){ sim->clients[c].fd, POLLIN |
-			    (sim->clients[c].out.len > 0 ? POLLOUT : 0), 0 };
-		}
+		for (i = 0; i < 3 + MSIM_CLIENTS_MAX; i++)
+			map[i] = -1;
+		n = msim_poll_build(sim, pfd, map);
 		timeout = msim_poll_timeout(sim);
-		pthread_mutex_unlock(&sim->lock);
 
+		/* I4: only this thread closes fds, so the set stays valid
+		 * while the lock is released. */
+		pthread_mutex_unlock(&sim->lock);
 		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
 			log_warn("modemsim: poll failed errno=%d", errno);
-
 		pthread_mutex_lock(&sim->lock);
-		for (i = 0; i < n; i++) {
-			if (pfd[i].revents == 0)
-				continue;
-			if (pfd[i].fd == sim->wake_fd) {
-				if (read(sim->wake_fd, &v, sizeof(v)) < 0)
-					continue;
-			} else if (pfd[i].fd == sim->master) {
-				if (pfd[i].revents & (POLLIN | POLLHUP |
-				    POLLERR))
-					msim_master_read(sim);
-			} else if (pfd[i].fd == sim->listen_fd) {
-				msim_accept(sim);
-			} else if (sim->clients[map[i]].fd == pfd[i].fd) {
-				struct msim_client *cl = &sim->clients[map[i]];
 
-				if (pfd[i].revents & POLLOUT)
-					msim_client_write(cl);
-				if (cl->fd >= 0 && (pfd[i].revents &
-				    (POLLIN | POLLHUP | POLLERR)))
-					msim_client_read(sim, cl);
-			}
-		}
+		for (i = 0; i < n; i++)
+			if (pfd[i].revents != 0)
+				msim_dispatch(sim, &pfd[i], map[i]);
 	}
 	pthread_mutex_unlock(&sim->lock);
 	return NULL;
@@ -2742,6 +2760,28 @@ msim_client_connect(const char *path, int64_t deadline)
 	return rc;
 }
 
+/* Send 'command' and its line end; 0 or a negative errno. */
+static int
+msim_client_send(int fd, const char *command, int64_t deadline)
+{
+	size_t off = 0, len = strlen(command);
+	ssize_t n;
+	int rc;
+
+	while (off <= len) {
+		rc = msim_wait_fd(fd, POLLOUT, deadline);
+		if (rc < 0)
+			return rc;
+		n = off < len ? send(fd, command + off, len - off,
+		    MSG_NOSIGNAL) : send(fd, "\n", 1, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			off += (size_t)n;
+	}
+	return 0;
+}
+
 int
 modemsim_control_client(const char *path, const char *command,
     int timeout_ms, char **reply)
@@ -2749,7 +2789,6 @@ modemsim_control_client(const char *path, const char *command,
 	struct msim_buf b = { 0 };
 	int64_t deadline = msim_now_ms() + timeout_ms;
 	char chunk[4096];
-	size_t off = 0, len;
 	ssize_t n;
 	int fd, rc;
 
@@ -2758,21 +2797,9 @@ modemsim_control_client(const char *path, const char *command,
 	fd = msim_client_connect(path, deadline);
 	if (fd < 0)
 		return fd;
-
-	len = strlen(command);
-	while (off <= len) {
-		rc = msim_wait_fd(fd, POLLOUT, deadline);
-		if (rc < 0)
-			goto out;
-		n = off < len ? send(fd, command + off, len - off,
-		    MSG_NOSIGNAL) : send(fd, "\n", 1, MSG_NOSIGNAL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			rc = -errno;
-			goto out;
-		}
-		if (n > 0)
-			off += (size_t)n;
-	}
+	rc = msim_client_send(fd, command, deadline);
+	if (rc < 0)
+		goto out;
 
 	while (!msim_reply_complete(command, &b)) {
 		rc = msim_wait_fd(fd, POLLIN, deadline);
