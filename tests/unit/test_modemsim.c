@@ -36,6 +36,10 @@
 /* ModemManager's SMS-SUBMIT, no SMSC address, TPDU 35 octets. */
 #define T_SUBMIT	"0001000B915155661632F400001954747A0E4ACF41F27298" \
 			"CDCE83C6EF371B0481402010"
+/* The same TPDU behind the SMSC address +14155551212. */
+#define T_SUBMIT_SMSC	"07914151551512F2" \
+			"01000B915155661632F400001954747A0E4ACF41F27298" \
+			"CDCE83C6EF371B0481402010"
 /* python-messaging's SMS-SUBMIT with TP-SRR, TPDU 19 octets. */
 #define T_SUBMIT_SRR	"0021000B914356143254F6000006E8721E947F03"
 /* AOSP's SMS-DELIVER "Test" from +16505551111. */
@@ -553,6 +557,12 @@ test_modemsim_cmgs_invalid(void **state)
 	t_cmd(&t, "AT+CMGF=0\r", "\r\nOK\r\n");
 	t_send_pdu(&t, 35, T_SUBMIT);
 	t_expect(t.fd, "\r\n+CMGS: 0\r\n\r\nOK\r\n");
+
+	/* With an SMSC address in the PDU, <length> still excludes it. */
+	t_send_pdu(&t, 35, T_SUBMIT_SMSC);
+	t_expect(t.fd, "\r\n+CMGS: 1\r\n\r\nOK\r\n");
+	t_send_pdu(&t, 43, T_SUBMIT_SMSC);
+	t_expect(t.fd, "\r\n+CMS ERROR: 304\r\n");
 	t_stop(&t);
 }
 
