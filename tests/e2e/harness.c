@@ -180,8 +180,8 @@ e2e_write_conf(struct e2e *e)
 	    "database = \"%s\";\n"
 	    "log_level = \"debug\";\n"
 	    "modems = (\n"
-	    "  { name = \"sim1\"; device = \"%s\"; }\n"
-	    ");\n", e->port, e->token, e->db, e->link);
+	    "  { name = \"sim1\"; device = \"%s\"; %s }\n"
+	    ");\n", e->port, e->token, e->db, e->link, e->modem_extra);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -243,9 +243,26 @@ e2e_gateway_stop(struct e2e *e)
 int
 e2e_setup(struct e2e *e)
 {
+	memset(e, 0, sizeof(*e));
+	return e2e_setup_with(e);
+}
+
+void
+e2e_gateway_kill(struct e2e *e)
+{
+	if (e->gw_pid <= 0)
+		return;
+	kill(e->gw_pid, SIGKILL);
+	waitpid(e->gw_pid, NULL, 0);
+	e->gw_pid = 0;
+}
+
+int
+e2e_setup_with(struct e2e *e)
+{
 	static int curl_ready;
 
-	memset(e, 0, sizeof(*e));
+	e->sim_pid = e->gw_pid = 0;
 	if (!curl_ready) {
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		curl_ready = 1;

@@ -30,11 +30,17 @@ struct e2e {
 	int	port;
 	pid_t	sim_pid;
 	pid_t	gw_pid;
+	/* Extra settings of the modem's group in the configuration, set
+	 * before e2e_setup() (e.g. "send_timeout = 5;"); "" for none. */
+	char	modem_extra[128];
 };
 
 /* Temp folder, modemsim, configuration, gatewayd; waits until the API
  * answers and the modem is ready.  Returns 0 or -1 (after printing why). */
 int e2e_setup(struct e2e *e);
+
+/* Start like e2e_setup(), keeping e->modem_extra. */
+int e2e_setup_with(struct e2e *e);
 
 /* Stop both processes and remove the folder.  Returns -1 if either did
  * not exit cleanly (a sanitizer report, a crash), else 0. */
@@ -42,6 +48,9 @@ int e2e_teardown(struct e2e *e);
 
 /* Start gatewayd on the existing folder and wait until it is ready. */
 int e2e_gateway_start(struct e2e *e);
+
+/* SIGKILL gatewayd (a crash, a power cut) and reap it. */
+void e2e_gateway_kill(struct e2e *e);
 
 /* SIGTERM gatewayd and wait; returns its exit status (0 when clean), or
  * -1 when it had to be killed or died of a signal. */

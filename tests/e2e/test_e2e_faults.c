@@ -1,0 +1,261 @@
+/*
+ * test_e2e_faults.c - the promises under faults: a permanent error fails
+ * the message with its reason, a modem that took a PDU and never answered
+ * makes the message unknown (never a resend), a crash while a part is with
+ * the modem does the same, a pulled cable and line noise lose nothing, and
+ * messages that arrived while the daemon was down are read at start.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "smsgw/clock.h"
+#include "smsgw/pdu.h"
+
+static struct e2e env;
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	memset(&env, 0, sizeof(env));
+	/* Short enough for a test, long enough for a loaded machine. */
+	snprintf(env.modem_extra, sizeof(env.modem_extra),
+	    "send_timeout = 5;");
+	return e2e_setup_with(&env);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	return e2e_teardown(&env);
+}
+
+static void
+sim_ok(const char *command)
+{
+	char *reply = NULL;
+	int rc = e2e_sim(&env, command, &reply);
+
+	free(reply);
+	assert_int_equal(rc, 0);
+}
+
+/* How many PDUs the modem has received whose text is 'text'. */
+static size_t
+sent_with_text(const char *text)
+{
+	struct pdu_message *m = malloc(sizeof(*m));
+	char **pdus;
+	size_t i, n = 0;
+
+	assert_non_null(m);
+	pdus = e2e_wait_sent(&env, 0);
+	assert_non_null(pdus);
+	for (i = 0; pdus[i] != NULL; i++)
+		if (pdu_decode_hex(pdus[i], 1, m) == 0 &&
+		    strcmp(m->text, text) == 0)
+			n++;
+	e2e_strv_free(pdus);
+	free(m);
+	return n;
+}
+
+static void
+test_e2e_faults_permanent_error(void **state)
+{
+	json_t *m;
+	const char *reason;
+	long long id;
+
+	(void)state;
+	/* 21: short message transfer rejected (TS 24.011 E.2). */
+	sim_ok("fault cms 21");
+	id = e2e_send(&env, "+15551234567", "Rejected by the network");
+	assert_true(id > 0);
+	m = e2e_wait_state(&env, id, "failed");
+	assert_non_null(m);
+	reason = json_string_value(json_object_get(m, "reason"));
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "+CMS ERROR 21"));
+	assert_int_equal(json_integer_value(json_object_get(m, "attempts")),
+	    1);
+	json_decref(m);
+}
+
+static void
+test_e2e_faults_no_answer_is_unknown(void **state)
+{
+	const char *text = "The modem takes this one and goes quiet";
+	long long id, next;
+	json_t *m;
+
+	(void)state;
+	sim_ok("fault no-answer");
+	id = e2e_send(&env, "+15551234567", text);
+	assert_true(id > 0);
+	m = e2e_wait_state(&env, id, "unknown");
+	assert_non_null(m);
+	json_decref(m);
+
+	/* The queue goes on, and the unknown message is not sent again. */
+	next = e2e_send(&env, "+15551234567", "Next in line");
+	assert_true(next > id);
+	m = e2e_wait_state(&env, next, "delivered");
+	assert_non_null(m);
+	json_decref(m);
+	assert_int_equal(sent_with_text(text), 1);
+	m = e2e_wait_state(&env, id, "unknown");
+	assert_non_null(m);
+	json_decref(m);
+}
+
+/* Wait until the modem holds a PDU between its Ctrl-Z and its answer. */
+static int
+wait_modem_sending(void)
+{
+	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
+
+	while (clock_mono_ms() < deadline) {
+		char *reply = NULL;
+		int sending;
+
+		if (e2e_sim(&env, "status", &reply) != 0) {
+			free(reply);
+			return 0;
+		}
+		sending = strstr(reply, " chan=2 ") != NULL;
+		free(reply);
+		if (sending)
+			return 1;
+		e2e_pause();
+	}
+	return 0;
+}
+
+static void
+test_e2e_faults_crash_while_sending(void **state)
+{
+	const char *text = "In flight when the power went";
+	long long id, next;
+	json_t *m;
+
+	(void)state;
+	sim_ok("latency 3000");
+	id = e2e_send(&env, "+15551234567", text);
+	assert_true(id > 0);
+	assert_true(wait_modem_sending());
+	e2e_gateway_kill(&env);
+	sim_ok("latency 0");
+
+	assert_int_equal(e2e_gateway_start(&env), 0);
+	m = e2e_wait_state(&env, id, "unknown");
+	assert_non_null(m);
+	json_decref(m);
+
+	next = e2e_send(&env, "+15551234567", "After the crash");
+	m = e2e_wait_state(&env, next, "delivered");
+	assert_non_null(m);
+	json_decref(m);
+	assert_int_equal(sent_with_text(text), 1);
+}
+
+static void
+test_e2e_faults_unplug(void **state)
+{
+	long long id;
+	json_t *m;
+
+	(void)state;
+	/* The cable is out for two seconds; the message waits on disk. */
+	sim_ok("fault unplug 2000");
+	id = e2e_send(&env, "+15551234567", "Sent once the modem is back");
+	assert_true(id > 0);
+	m = e2e_wait_state(&env, id, "delivered");
+	assert_non_null(m);
+	json_decref(m);
+	assert_int_equal(sent_with_text("Sent once the modem is back"), 1);
+}
+
+/* Wait until an inbound message with 'text' is listed. */
+static int
+wait_inbound(const char *text)
+{
+	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
+
+	while (clock_mono_ms() < deadline) {
+		json_t *j = NULL, *m;
+		size_t i;
+		int found = 0;
+
+		if (e2e_http(&env, "GET", "/api/v1/messages?direction=inbound",
+		    NULL, env.token, &j) == 200)
+			json_array_foreach(json_object_get(j, "messages"), i,
+			    m) {
+				const char *t = json_string_value(
+				    json_object_get(m, "text"));
+
+				if (t != NULL && strcmp(t, text) == 0)
+					found = 1;
+			}
+		json_decref(j);
+		if (found)
+			return 1;
+		e2e_pause();
+	}
+	e2e_dump_log(&env);
+	return 0;
+}
+
+static void
+test_e2e_faults_noise_and_urc_inside(void **state)
+{
+	long long id;
+	json_t *m;
+
+	(void)state;
+	sim_ok("fault noise 3");
+	sim_ok("fault urc-inside");
+	sim_ok("deliver +15550002222 Arrives in the middle of a response");
+	id = e2e_send(&env, "+15551234567", "Through the noise");
+	assert_true(id > 0);
+	/* "sent", not "delivered": with urc-inside the modem holds the
+	 * report's +CDSI until the daemon's next command. */
+	m = e2e_wait_state(&env, id, "sent");
+	assert_non_null(m);
+	json_decref(m);
+	assert_true(wait_inbound("Arrives in the middle of a response"));
+	sim_ok("fault none");
+}
+
+static void
+test_e2e_faults_inbound_while_down(void **state)
+{
+	(void)state;
+	assert_int_equal(e2e_gateway_stop(&env), 0);
+	sim_ok("deliver +15550003333 Sent while the gateway was down");
+	assert_int_equal(e2e_gateway_start(&env), 0);
+	assert_true(wait_inbound("Sent while the gateway was down"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_e2e_faults_permanent_error),
+		cmocka_unit_test(test_e2e_faults_no_answer_is_unknown),
+		cmocka_unit_test(test_e2e_faults_crash_while_sending),
+		cmocka_unit_test(test_e2e_faults_unplug),
+		cmocka_unit_test(test_e2e_faults_noise_and_urc_inside),
+		cmocka_unit_test(test_e2e_faults_inbound_while_down),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
