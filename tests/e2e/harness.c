@@ -247,6 +247,29 @@ e2e_setup(struct e2e *e)
 	return e2e_setup_with(e);
 }
 
+int
+e2e_group_setup(void **state)
+{
+	struct e2e *e = calloc(1, sizeof(*e));
+
+	if (e == NULL || e2e_setup_with(e) < 0) {
+		free(e);
+		return -1;
+	}
+	*state = e;
+	return 0;
+}
+
+int
+e2e_group_teardown(void **state)
+{
+	struct e2e *e = *state;
+	int rc = e2e_teardown(e);
+
+	free(e);
+	return rc;
+}
+
 void
 e2e_gateway_kill(struct e2e *e)
 {
@@ -498,6 +521,36 @@ e2e_wait_sent(struct e2e *e, size_t count)
 		e2e_pause();
 	}
 	fprintf(stderr, "e2e: modem never received %zu PDUs\n", count);
+	e2e_dump_log(e);
+	return NULL;
+}
+
+json_t *
+e2e_wait_inbound(struct e2e *e, const char *text)
+{
+	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
+
+	while (clock_mono_ms() < deadline) {
+		json_t *j = NULL, *m, *found = NULL;
+		size_t i;
+
+		if (e2e_http(e, "GET", "/api/v1/messages?direction=inbound",
+		    NULL, e->token, &j) == 200) {
+			json_array_foreach(json_object_get(j, "messages"), i,
+			    m) {
+				const char *t = json_string_value(
+				    json_object_get(m, "text"));
+
+				if (t != NULL && strcmp(t, text) == 0)
+					found = json_incref(m);
+			}
+		}
+		json_decref(j);
+		if (found != NULL)
+			return found;
+		e2e_pause();
+	}
+	fprintf(stderr, "e2e: no inbound message with the text expected\n");
 	e2e_dump_log(e);
 	return NULL;
 }

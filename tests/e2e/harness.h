@@ -39,6 +39,15 @@ struct e2e {
  * answers and the modem is ready.  Returns 0 or -1 (after printing why). */
 int e2e_setup(struct e2e *e);
 
+/* cmocka group fixtures: *state becomes a struct e2e set up with
+ * e2e_setup(), which every test of the group receives as its state. */
+int e2e_group_setup(void **state);
+int e2e_group_teardown(void **state);
+
+/* Poll the inbound list until a message with 'text' shows up; returns it
+ * (to json_decref) or NULL at the deadline. */
+json_t *e2e_wait_inbound(struct e2e *e, const char *text);
+
 /* Start like e2e_setup(), keeping e->modem_extra. */
 int e2e_setup_with(struct e2e *e);
 

@@ -184,36 +184,6 @@ test_e2e_faults_unplug(void **state)
 	assert_int_equal(sent_with_text("Sent once the modem is back"), 1);
 }
 
-/* Wait until an inbound message with 'text' is listed. */
-static int
-wait_inbound(const char *text)
-{
-	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
-
-	while (clock_mono_ms() < deadline) {
-		json_t *j = NULL, *m;
-		size_t i;
-		int found = 0;
-
-		if (e2e_http(&env, "GET", "/api/v1/messages?direction=inbound",
-		    NULL, env.token, &j) == 200)
-			json_array_foreach(json_object_get(j, "messages"), i,
-			    m) {
-				const char *t = json_string_value(
-				    json_object_get(m, "text"));
-
-				if (t != NULL && strcmp(t, text) == 0)
-					found = 1;
-			}
-		json_decref(j);
-		if (found)
-			return 1;
-		e2e_pause();
-	}
-	e2e_dump_log(&env);
-	return 0;
-}
-
 static void
 test_e2e_faults_noise_and_urc_inside(void **state)
 {
@@ -231,18 +201,24 @@ test_e2e_faults_noise_and_urc_inside(void **state)
 	m = e2e_wait_state(&env, id, "sent");
 	assert_non_null(m);
 	json_decref(m);
-	assert_true(wait_inbound("Arrives in the middle of a response"));
+	m = e2e_wait_inbound(&env, "Arrives in the middle of a response");
+	assert_non_null(m);
+	json_decref(m);
 	sim_ok("fault none");
 }
 
 static void
 test_e2e_faults_inbound_while_down(void **state)
 {
+	json_t *m;
+
 	(void)state;
 	assert_int_equal(e2e_gateway_stop(&env), 0);
 	sim_ok("deliver +15550003333 Sent while the gateway was down");
 	assert_int_equal(e2e_gateway_start(&env), 0);
-	assert_true(wait_inbound("Sent while the gateway was down"));
+	m = e2e_wait_inbound(&env, "Sent while the gateway was down");
+	assert_non_null(m);
+	json_decref(m);
 }
 
 int

@@ -15,63 +15,16 @@
 #include "harness.h"
 #include "smsgw/clock.h"
 
-static struct e2e env;
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return e2e_setup(&env);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	return e2e_teardown(&env);
-}
-
-/* Wait until an inbound message with 'text' is listed; return it. */
-static json_t *
-wait_inbound(const char *text)
-{
-	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
-
-	while (clock_mono_ms() < deadline) {
-		json_t *j = NULL, *m;
-		size_t i;
-
-		if (e2e_http(&env, "GET", "/api/v1/messages?direction=inbound",
-		    NULL, env.token, &j) == 200) {
-			json_array_foreach(json_object_get(j, "messages"), i,
-			    m) {
-				const char *t = json_string_value(
-				    json_object_get(m, "text"));
-
-				if (t != NULL && strcmp(t, text) == 0) {
-					json_incref(m);
-					json_decref(j);
-					return m;
-				}
-			}
-		}
-		json_decref(j);
-		e2e_pause();
-	}
-	e2e_dump_log(&env);
-	return NULL;
-}
-
 /* The SIM is emptied once the message is stored. */
 static void
-assert_sim_empty(void)
+assert_sim_empty(struct e2e *env)
 {
 	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
 	char *reply = NULL;
 	int empty = 0;
 
 	while (!empty && clock_mono_ms() < deadline) {
-		assert_int_equal(e2e_sim(&env, "stored", &reply), 0);
+		assert_int_equal(e2e_sim(env, "stored", &reply), 0);
 		empty = strcmp(reply, "OK 0") == 0 ||
 		    strncmp(reply, "OK 0\n", 5) == 0;
 		free(reply);
@@ -83,13 +36,14 @@ assert_sim_empty(void)
 }
 
 static void
-deliver(const char *from, const char *text, const char *expect)
+deliver(struct e2e *env, const char *from, const char *text,
+    const char *expect)
 {
 	char cmd[2048], got[64] = "", *reply = NULL;
 	int rc;
 
 	snprintf(cmd, sizeof(cmd), "deliver %s %s", from, text);
-	rc = e2e_sim(&env, cmd, &reply);
+	rc = e2e_sim(env, cmd, &reply);
 	if (reply != NULL)
 		snprintf(got, sizeof(got), "%s", reply);
 	free(reply);
@@ -100,41 +54,41 @@ deliver(const char *from, const char *text, const char *expect)
 static void
 test_e2e_receive_single(void **state)
 {
+	struct e2e *env = *state;
 	json_t *m;
 
-	(void)state;
-	deliver("+15557654321", "Yes, I will be there at 10", "OK 1");
-	m = wait_inbound("Yes, I will be there at 10");
+	deliver(env, "+15557654321", "Yes, I will be there at 10", "OK 1");
+	m = e2e_wait_inbound(env, "Yes, I will be there at 10");
 	assert_non_null(m);
 	assert_string_equal(json_string_value(json_object_get(m, "from")),
 	    "+15557654321");
 	assert_string_equal(json_string_value(json_object_get(m,
 	    "direction")), "inbound");
 	json_decref(m);
-	assert_sim_empty();
+	assert_sim_empty(env);
 }
 
 static void
 test_e2e_receive_multipart(void **state)
 {
+	struct e2e *env = *state;
 	char text[600];
 	json_t *m;
 	size_t i;
 
-	(void)state;
 	/* A UCS-2 text (á is not in the GSM alphabet) of 149 characters
 	 * needs 3 parts of at most 67. */
 	strcpy(text, "Recibirá ");
 	for (i = strlen(text); i < 150; i++)
 		text[i] = (char)('a' + i % 26);
 	text[i] = '\0';
-	deliver("+34612345678", text, "OK 3");
-	m = wait_inbound(text);
+	deliver(env, "+34612345678", text, "OK 3");
+	m = e2e_wait_inbound(env, text);
 	assert_non_null(m);
 	assert_string_equal(json_string_value(json_object_get(m, "from")),
 	    "+34612345678");
 	json_decref(m);
-	assert_sim_empty();
+	assert_sim_empty(env);
 }
 
 int
@@ -145,5 +99,6 @@ main(void)
 		cmocka_unit_test(test_e2e_receive_multipart),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, e2e_group_setup,
+	    e2e_group_teardown);
 }

@@ -14,24 +14,8 @@
 #include "harness.h"
 #include "smsgw/clock.h"
 
-static struct e2e env;
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return e2e_setup(&env);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	return e2e_teardown(&env);
-}
-
 static long long
-wait_inbound_id(void)
+wait_inbound_id(struct e2e *env)
 {
 	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
 	long long id = -1;
@@ -39,8 +23,8 @@ wait_inbound_id(void)
 	while (id < 0 && clock_mono_ms() < deadline) {
 		json_t *j = NULL, *m;
 
-		if (e2e_http(&env, "GET", "/api/v1/messages?direction=inbound",
-		    NULL, env.token, &j) == 200) {
+		if (e2e_http(env, "GET", "/api/v1/messages?direction=inbound",
+		    NULL, env->token, &j) == 200) {
 			m = json_array_get(json_object_get(j, "messages"), 0);
 			if (m != NULL)
 				id = json_integer_value(json_object_get(m,
@@ -54,14 +38,14 @@ wait_inbound_id(void)
 }
 
 static void
-assert_message(long long id, const char *state, const char *key,
+assert_message(struct e2e *env, long long id, const char *state, const char *key,
     const char *value)
 {
 	char path[64];
 	json_t *j = NULL;
 
 	snprintf(path, sizeof(path), "/api/v1/messages/%lld", id);
-	assert_int_equal(e2e_http(&env, "GET", path, NULL, env.token, &j),
+	assert_int_equal(e2e_http(env, "GET", path, NULL, env->token, &j),
 	    200);
 	assert_string_equal(json_string_value(json_object_get(j, "state")),
 	    state);
@@ -73,34 +57,34 @@ assert_message(long long id, const char *state, const char *key,
 static void
 test_e2e_restart_keeps_data(void **state)
 {
+	struct e2e *env = *state;
 	long long out, in, again;
 	char *reply = NULL;
 	json_t *j;
 
-	(void)state;
-	out = e2e_send(&env, "+15551234567", "Before the restart");
+	out = e2e_send(env, "+15551234567", "Before the restart");
 	assert_true(out > 0);
-	j = e2e_wait_state(&env, out, "delivered");
+	j = e2e_wait_state(env, out, "delivered");
 	assert_non_null(j);
 	json_decref(j);
-	assert_int_equal(e2e_sim(&env, "deliver +15550001111 Got it, thanks",
+	assert_int_equal(e2e_sim(env, "deliver +15550001111 Got it, thanks",
 	    &reply), 0);
 	free(reply);
-	in = wait_inbound_id();
+	in = wait_inbound_id(env);
 	assert_true(in > 0);
 
 	/* A clean stop: exit status 0, no sanitizer report. */
-	assert_int_equal(e2e_gateway_stop(&env), 0);
-	assert_int_equal(e2e_gateway_start(&env), 0);
+	assert_int_equal(e2e_gateway_stop(env), 0);
+	assert_int_equal(e2e_gateway_start(env), 0);
 
-	assert_message(out, "delivered", "text", "Before the restart");
-	assert_message(out, "delivered", "to", "+15551234567");
-	assert_message(in, "received", "text", "Got it, thanks");
-	assert_message(in, "received", "from", "+15550001111");
+	assert_message(env, out, "delivered", "text", "Before the restart");
+	assert_message(env, out, "delivered", "to", "+15551234567");
+	assert_message(env, in, "received", "text", "Got it, thanks");
+	assert_message(env, in, "received", "from", "+15550001111");
 
-	again = e2e_send(&env, "+15551234567", "After the restart");
+	again = e2e_send(env, "+15551234567", "After the restart");
 	assert_true(again > out);
-	j = e2e_wait_state(&env, again, "delivered");
+	j = e2e_wait_state(env, again, "delivered");
 	assert_non_null(j);
 	json_decref(j);
 }
@@ -112,5 +96,6 @@ main(void)
 		cmocka_unit_test(test_e2e_restart_keeps_data),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, e2e_group_setup,
+	    e2e_group_teardown);
 }

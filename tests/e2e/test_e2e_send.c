@@ -13,22 +13,7 @@
 #include "harness.h"
 #include "smsgw/pdu.h"
 
-static struct e2e env;
 static size_t pdus_seen;	/* PDUs the modem had before this test */
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return e2e_setup(&env);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	return e2e_teardown(&env);
-}
 
 /*
  * Send 'text', wait until the API says delivered (modemsim answers every
@@ -36,7 +21,7 @@ group_teardown(void **state)
  * 'parts' SMS-SUBMIT PDUs to 'to' whose texts join to 'text'.
  */
 static void
-send_and_check(const char *to, const char *text, const char *encoding,
+send_and_check(struct e2e *env, const char *to, const char *text, const char *encoding,
     size_t parts)
 {
 	struct pdu_message *m = malloc(sizeof(*m));
@@ -47,9 +32,9 @@ send_and_check(const char *to, const char *text, const char *encoding,
 	size_t i;
 
 	assert_non_null(m);
-	id = e2e_send(&env, to, text);
+	id = e2e_send(env, to, text);
 	assert_true(id > 0);
-	msg = e2e_wait_state(&env, id, "delivered");
+	msg = e2e_wait_state(env, id, "delivered");
 	assert_non_null(msg);
 	assert_string_equal(json_string_value(json_object_get(msg,
 	    "encoding")), encoding);
@@ -57,7 +42,7 @@ send_and_check(const char *to, const char *text, const char *encoding,
 	    "segments")), parts);
 	json_decref(msg);
 
-	pdus = e2e_wait_sent(&env, pdus_seen + parts);
+	pdus = e2e_wait_sent(env, pdus_seen + parts);
 	assert_non_null(pdus);
 	for (i = 0; i < parts; i++) {
 		assert_non_null(pdus[pdus_seen + i]);
@@ -83,8 +68,8 @@ send_and_check(const char *to, const char *text, const char *encoding,
 static void
 test_e2e_send_ascii(void **state)
 {
-	(void)state;
-	send_and_check("+15551234567",
+	struct e2e *env = *state;
+	send_and_check(env, "+15551234567",
 	    "Reminder: your appointment at the job centre is on Monday at "
 	    "10:00.", "gsm7", 1);
 }
@@ -92,16 +77,16 @@ test_e2e_send_ascii(void **state)
 static void
 test_e2e_send_gsm_extension(void **state)
 {
-	(void)state;
-	send_and_check("+15551234567", "Fee: 5€ [form A] {room 2} ~ ^ \\ |",
+	struct e2e *env = *state;
+	send_and_check(env, "+15551234567", "Fee: 5€ [form A] {room 2} ~ ^ \\ |",
 	    "gsm7", 1);
 }
 
 static void
 test_e2e_send_spanish_ucs2(void **state)
 {
-	(void)state;
-	send_and_check("+34612345678",
+	struct e2e *env = *state;
+	send_and_check(env, "+34612345678",
 	    "Su cita es mañana a las 9. ¿Podrá venir? Traiga su currículum.",
 	    "ucs2", 1);
 }
@@ -109,32 +94,32 @@ test_e2e_send_spanish_ucs2(void **state)
 static void
 test_e2e_send_emoji(void **state)
 {
-	(void)state;
-	send_and_check("+15551234567", "Great news, you got the job 🎉👍",
+	struct e2e *env = *state;
+	send_and_check(env, "+15551234567", "Great news, you got the job 🎉👍",
 	    "ucs2", 1);
 }
 
 static void
 test_e2e_send_concatenated(void **state)
 {
+	struct e2e *env = *state;
 	char text[401];
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < 400; i++)
 		text[i] = (char)('a' + i % 26);
 	text[400] = '\0';
-	send_and_check("+15551234567", text, "gsm7", 3);
+	send_and_check(env, "+15551234567", text, "gsm7", 3);
 }
 
 static void
-expect_error(const char *body, const char *token, long status,
+expect_error(struct e2e *env, const char *body, const char *token, long status,
     const char *code)
 {
 	json_t *j = NULL;
 	const char *got;
 
-	assert_int_equal(e2e_http(&env, "POST", "/api/v1/messages", body,
+	assert_int_equal(e2e_http(env, "POST", "/api/v1/messages", body,
 	    token, &j), status);
 	assert_non_null(j);
 	got = json_string_value(json_object_get(json_object_get(j, "error"),
@@ -147,21 +132,21 @@ expect_error(const char *body, const char *token, long status,
 static void
 test_e2e_send_unauthorized(void **state)
 {
+	struct e2e *env = *state;
 	const char *body = "{\"to\": \"+15551234567\", \"text\": \"hi\"}";
 
-	(void)state;
-	expect_error(body, NULL, 401, "unauthorized");
-	expect_error(body, "not-the-token-at-all", 401, "unauthorized");
+	expect_error(env, body, NULL, 401, "unauthorized");
+	expect_error(env, body, "not-the-token-at-all", 401, "unauthorized");
 }
 
 static void
 test_e2e_send_bad_requests(void **state)
 {
-	(void)state;
-	expect_error("{\"to\": \"+1555", env.token, 400, "invalid_json");
-	expect_error("{\"to\": \"call me\", \"text\": \"hi\"}", env.token,
+	struct e2e *env = *state;
+	expect_error(env, "{\"to\": \"+1555", env->token, 400, "invalid_json");
+	expect_error(env, "{\"to\": \"call me\", \"text\": \"hi\"}", env->token,
 	    400, "invalid_number");
-	expect_error("{\"to\": \"+15551234567\", \"text\": \"\"}", env.token,
+	expect_error(env, "{\"to\": \"+15551234567\", \"text\": \"\"}", env->token,
 	    400, "empty_text");
 }
 
@@ -178,5 +163,6 @@ main(void)
 		cmocka_unit_test(test_e2e_send_bad_requests),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, e2e_group_setup,
+	    e2e_group_teardown);
 }
