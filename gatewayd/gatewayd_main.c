@@ -56,11 +56,14 @@ gatewayd_recover(const char *database)
 
 /*
  * A modem with device "virtual" gets a modemsim of its own, with its
- * control socket beside the database: "<dir>/<name>.sim".
+ * control socket beside the database, "<dir>/<name>.sim", and a link to
+ * its pty, "<dir>/<name>.tty", which the worker opens: after a simulated
+ * unplug the pty changes and the link follows it, as udev's names follow
+ * a real modem.
  */
 static int
 gatewayd_start_virtual(const struct conf *conf, const struct conf_modem *mc,
-    struct modemsim **sim)
+    struct modemsim **sim, char *link, size_t linklen)
 {
 	struct modemsim_config sc;
 	char *dbcopy, path[4096], err[256];
@@ -70,10 +73,12 @@ gatewayd_start_virtual(const struct conf *conf, const struct conf_modem *mc,
 	if (dbcopy == NULL)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s.sim", dirname(dbcopy), mc->name);
+	snprintf(link, linklen, "%.*s.tty", (int)(strlen(path) - 4), path);
 	free(dbcopy);
 
 	memset(&sc, 0, sizeof(sc));
 	sc.control_path = path;
+	sc.link_path = link;
 	sc.pin = mc->pin;
 	sc.quiet = 1;
 	rc = modemsim_start(&sc, sim, err, sizeof(err));
@@ -83,7 +88,7 @@ gatewayd_start_virtual(const struct conf *conf, const struct conf_modem *mc,
 		return rc;
 	}
 	log_notice("gatewayd: virtual modem modem=%s device=%s control=%s",
-	    mc->name, modemsim_device(*sim), path);
+	    mc->name, link, path);
 	return 0;
 }
 
@@ -145,11 +150,13 @@ main(int argc, char **argv)
 	for (i = 0; i < conf.nmodems; i++) {
 		const struct conf_modem *mc = &conf.modems[i];
 		const char *device = NULL;
+		char link[4096];
 
 		if (strcmp(mc->device, "virtual") == 0) {
-			if (gatewayd_start_virtual(&conf, mc, &sims[i]) < 0)
+			if (gatewayd_start_virtual(&conf, mc, &sims[i], link,
+			    sizeof(link)) < 0)
 				goto out;
-			device = modemsim_device(sims[i]);
+			device = link;
 		}
 		if (worker_start(mc, device, conf.database, &workers[i]) < 0) {
 			log_error("gatewayd: cannot start worker modem=%s",
