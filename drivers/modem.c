@@ -1290,7 +1290,7 @@ modem_delete_stored(struct modem *m, int index)
 
 int
 modem_open(const char *name, const char *device, int baud,
-    struct modem **out, char *err, size_t errlen)
+    enum transport_flow flow, struct modem **out, char *err, size_t errlen)
 {
 	struct transport *t = NULL;
 	struct modem *m;
@@ -1309,8 +1309,7 @@ modem_open(const char *name, const char *device, int baud,
 	m->send_timeout_ms = MODEM_SEND_TIMEOUT_MS;
 	m->cnmi = "none";
 
-	rc = transport_open(device, baud, TRANSPORT_FLOW_NONE, &t, err,
-	    errlen);
+	rc = transport_open(device, baud, flow, &t, err, errlen);
 	if (rc < 0)
 		goto err;
 	m->chan = at_chan_new(t, m->name);

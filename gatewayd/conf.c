@@ -345,12 +345,47 @@ conf_read_int(struct conf_ctx *cx, const config_setting_t *g,
 	return 0;
 }
 
+/* Optional "flow": none (USB modems), rtscts (a wired UART such as a
+ * SIM800 with RTS/CTS), xonxoff. */
+static int
+conf_read_flow(struct conf_ctx *cx, const config_setting_t *g,
+    const char *prefix, enum transport_flow *out)
+{
+	static const char *const names[] = {
+		[TRANSPORT_FLOW_NONE] = "none",
+		[TRANSPORT_FLOW_RTSCTS] = "rtscts",
+		[TRANSPORT_FLOW_XONXOFF] = "xonxoff",
+	};
+	const config_setting_t *s;
+	const char *v;
+	char what[64];
+	size_t i;
+
+	*out = TRANSPORT_FLOW_NONE;
+	s = config_setting_get_member(g, "flow");
+	if (s == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "%sflow", prefix);
+	if (conf_want_type(cx, s, what, CONFIG_TYPE_STRING) < 0)
+		return -1;
+	v = config_setting_get_string(s);
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (enum transport_flow)i;
+			return 0;
+		}
+	}
+	return conf_fail(cx, s, "%s: \"%s\" is not none, rtscts or xonxoff",
+	    what, v);
+}
+
 static int
 conf_read_modem(struct conf_ctx *cx, const config_setting_t *g, size_t i,
     struct conf_modem *m)
 {
 	static const char *const known[] = {
-		"name", "device", "pin", "baud", "send_timeout", NULL
+		"name", "device", "pin", "baud", "flow", "send_timeout",
+		NULL
 	};
 	const config_setting_t *s;
 	char key[32], prefix[40], what[48];
@@ -397,7 +432,8 @@ conf_read_modem(struct conf_ctx *cx, const config_setting_t *g, size_t i,
 	}
 
 	if (conf_read_int(cx, g, prefix, "baud", CONF_BAUD_MIN,
-	    CONF_BAUD_MAX, CONF_BAUD_DEFAULT, &m->baud) < 0)
+	    CONF_BAUD_MAX, CONF_BAUD_DEFAULT, &m->baud) < 0 ||
+	    conf_read_flow(cx, g, prefix, &m->flow) < 0)
 		return -1;
 	/* Below 5 s a healthy but slow network would make "unknown"
 	 * messages; above 10 minutes a hung modem blocks its queue. */

@@ -75,6 +75,7 @@ struct worker {
 	char			*pin;
 	char			*database;
 	int			baud;
+	enum transport_flow	flow;
 	int			send_timeout_ms;
 
 	pthread_mutex_t		lock;		/* W5 */
@@ -593,7 +594,8 @@ worker_connect(struct worker *w)
 	int rc;
 
 	if (w->modem == NULL) {
-		rc = modem_open(w->name, w->device, w->baud, &w->modem, err,
+		rc = modem_open(w->name, w->device, w->baud, w->flow,
+		    &w->modem, err,
 		    sizeof(err));
 		if (rc < 0) {
 			worker_set_state(w, "disconnected", err);
@@ -738,6 +740,7 @@ worker_start(const struct conf_modem *mc, const char *device,
 	w->pin = mc->pin != NULL ? strdup(mc->pin) : NULL;
 	w->database = strdup(database);
 	w->baud = mc->baud;
+	w->flow = mc->flow;
 	w->send_timeout_ms = mc->send_timeout * 1000;
 	pthread_mutex_init(&w->lock, NULL);
 	snprintf(w->status.name, sizeof(w->status.name), "%s", mc->name);

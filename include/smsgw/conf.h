@@ -14,11 +14,14 @@
 
 #include <stddef.h>
 
+#include "smsgw/transport.h"
+
 struct conf_modem {
 	char	*name;		/* [A-Za-z0-9_-]{1,32}, unique */
 	char	*device;	/* path, "tcp://host:port" or "virtual" */
 	char	*pin;		/* NULL when none */
 	int	baud;		/* serial only; default 115200 */
+	enum transport_flow flow; /* serial only; default none */
 	int	send_timeout;	/* seconds to wait for the answer to a
 				 * sent PDU; default 120 */
 };

@@ -66,12 +66,13 @@ struct modem_stored {
 struct modem;
 
 /*
- * Open the transport of 'device' (see transport.h) and wrap it.  Does not
- * talk to the modem yet.  Returns 0 or a negative errno with a reason in
+ * Open the transport of 'device' (see transport.h) and wrap it; 'baud'
+ * and 'flow' apply to serial devices only.  Does not talk to the modem
+ * yet.  Returns 0 or a negative errno with a reason in
  * 'err'.
  */
 int modem_open(const char *name, const char *device, int baud,
-    struct modem **out, char *err, size_t errlen);
+    enum transport_flow flow, struct modem **out, char *err, size_t errlen);
 
 void modem_close(struct modem *modem);
 

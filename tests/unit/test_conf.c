@@ -111,7 +111,8 @@ test_conf_full(void **state)
 	    "database = \"/var/lib/smsgw/smsgw.db\";\n"
 	    "modems = (\n"
 	    "  { name = \"office-1\"; device = \"/dev/smsgw/office-1\";\n"
-	    "    pin = \"0012\"; baud = 9600; send_timeout = 300; },\n"
+	    "    pin = \"0012\"; baud = 9600; send_timeout = 300;\n"
+	    "    flow = \"rtscts\"; },\n"
 	    "  { name = \"annex\"; device = \"tcp://10.0.0.7:3001\"; },\n"
 	    "  { name = \"Demo_2\"; device = \"virtual\"; baud = 4000000; }\n"
 	    ");\n"
@@ -134,6 +135,8 @@ test_conf_full(void **state)
 	assert_string_equal(c.modems[0].pin, "0012");
 	assert_int_equal(c.modems[0].baud, 9600);
 	assert_int_equal(c.modems[0].send_timeout, 300);
+	assert_int_equal(c.modems[0].flow, TRANSPORT_FLOW_RTSCTS);
+	assert_int_equal(c.modems[1].flow, TRANSPORT_FLOW_NONE);
 	assert_int_equal(c.modems[1].send_timeout, 120);
 	assert_string_equal(c.modems[1].device, "tcp://10.0.0.7:3001");
 	assert_null(c.modems[1].pin);
@@ -411,6 +414,19 @@ test_conf_send_timeout_errors(void **state)
 }
 
 static void
+test_conf_flow_errors(void **state)
+{
+	(void)state;
+	expect_error(L1_HTTP L2_DB "modems = (\n"
+	    " { name = \"m\"; device = \"virtual\";\n   flow = \"rts\"; }\n"
+	    ");\n", 5, "modems[0].flow: \"rts\" is not none, rtscts or "
+	    "xonxoff");
+	expect_error(L1_HTTP L2_DB "modems = (\n"
+	    " { name = \"m\"; device = \"virtual\";\n   flow = true; }\n"
+	    ");\n", 5, "modems[0].flow: must be a string");
+}
+
+static void
 test_conf_options_errors(void **state)
 {
 	(void)state;
@@ -482,6 +498,7 @@ main(void)
 		cmocka_unit_test(test_conf_pin_errors),
 		cmocka_unit_test(test_conf_baud_errors),
 		cmocka_unit_test(test_conf_send_timeout_errors),
+		cmocka_unit_test(test_conf_flow_errors),
 		cmocka_unit_test(test_conf_options_errors),
 		cmocka_unit_test(test_conf_log_levels),
 		cmocka_unit_test(test_conf_error_leaves_out_untouched),
