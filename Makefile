@@ -43,6 +43,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
 E2E_SRCS  := $(wildcard tests/e2e/test_*.c)
 E2E_BINS  := $(E2E_SRCS:%.c=$(O)/%)
 E2E_HARNESS := $(O)/obj/tests/e2e/harness.o
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 
 .PHONY: all build tests deps run test bench fuzz install clean format-check
 
@@ -67,7 +68,8 @@ test: deps
 	@sh scripts/run-tests.sh build/asan
 
 bench: deps
-	@$(MAKE) --no-print-directory VARIANT=release build
+	@$(MAKE) --no-print-directory VARIANT=release build \
+		$(BENCH_SRCS:%.c=build/release/%)
 	@for s in scripts/bench-*.sh; do [ -f "$$s" ] && sh "$$s" build/release; done; true
 
 # A longer fuzzing run: make fuzz FUZZ_SECONDS=600
@@ -114,6 +116,10 @@ $(O)/modemsim: $(O)/obj/drivers/modemsim_main.o $(LIB)
 $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(O)/tests/bench/%: $(O)/obj/tests/bench/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/e2e/%: $(O)/obj/tests/e2e/%.o $(E2E_HARNESS) $(LIB)
 	@mkdir -p $(@D)
