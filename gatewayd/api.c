@@ -55,6 +55,7 @@ enum api_route {
 	API_ROUTE_MESSAGES,
 	API_ROUTE_MESSAGE,
 	API_ROUTE_MODEMS,
+	API_ROUTE_METRICS,
 };
 
 /* What a connection keeps between calls of the access handler. */
@@ -194,6 +195,28 @@ api_log_request(const struct api_call *call, unsigned status)
 	else
 		log_info("api: request method=%s path=%s status=%u", method,
 		    path, status);
+}
+
+enum MHD_Result
+api_reply_text(struct api_call *call, unsigned status, const char *type,
+    char *text)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	ret = MHD_queue_response(call->conn, status, resp);
+	MHD_destroy_response(resp);
+	api_log_request(call, status);
+	return ret;
 }
 
 enum MHD_Result
@@ -345,6 +368,8 @@ api_route_of(const char *path, int64_t *id, const char **allow)
 		return API_ROUTE_HEALTHZ;
 	if (strcmp(path, "/api/v1/modems") == 0)
 		return API_ROUTE_MODEMS;
+	if (strcmp(path, "/metrics") == 0)
+		return API_ROUTE_METRICS;
 	if (strcmp(path, "/api/v1/messages") == 0) {
 		*allow = "GET, HEAD, POST";
 		return API_ROUTE_MESSAGES;
@@ -464,6 +489,8 @@ api_begin(struct api_call *call, struct api_request *req)
 		return api_healthz(call);
 	case API_ROUTE_MODEMS:
 		return api_modems(call);
+	case API_ROUTE_METRICS:
+		return api_metrics(call);
 	case API_ROUTE_MESSAGE:
 		call->id = req->id;
 		return api_messages_get(call, req->id);

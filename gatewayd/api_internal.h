@@ -42,6 +42,11 @@ struct store *api_store_peek(struct api *api);
 enum MHD_Result api_reply(struct api_call *call, unsigned status,
     json_t *body);
 
+/* Send 'text' (ownership taken, freed) as a body of content type
+ * 'type' with 'status'; logs the request. */
+enum MHD_Result api_reply_text(struct api_call *call, unsigned status,
+    const char *type, char *text);
+
 /* Send {"error": {"code", "message"}} with 'status'. */
 enum MHD_Result api_error(struct api_call *call, unsigned status,
     const char *code, const char *fmt, ...)
@@ -70,5 +75,8 @@ enum MHD_Result api_messages_post(struct api_call *call, const char *body,
     size_t len);
 enum MHD_Result api_messages_get(struct api_call *call, int64_t id);
 enum MHD_Result api_messages_list(struct api_call *call);
+
+/* GET /metrics (api_metrics.c). */
+enum MHD_Result api_metrics(struct api_call *call);
 
 #endif

@@ -212,6 +212,16 @@ store_message_list(struct store *store, const struct store_filter *filter,
 }
 
 int
+store_count_states(struct store *store,
+    int (*fn)(enum store_direction dir, enum store_state state,
+    int64_t count, void *arg), void *arg)
+{
+	if (store == NULL || fn == NULL)
+		return -EINVAL;
+	return store->backend->count_states(store, fn, arg);
+}
+
+int
 store_message_events(struct store *store, int64_t id,
     int (*fn)(const struct store_event *ev, void *arg), void *arg)
 {

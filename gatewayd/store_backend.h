@@ -34,6 +34,8 @@ struct store_backend {
 		    int (*)(const struct store_message *, void *), void *);
 	int	(*message_events)(struct store *, int64_t,
 		    int (*)(const struct store_event *, void *), void *);
+	int	(*count_states)(struct store *, int (*)(enum store_direction,
+		    enum store_state, int64_t, void *), void *);
 
 	int	(*claim_next)(struct store *, const char *, int64_t,
 		    struct store_message *);

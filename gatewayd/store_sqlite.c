@@ -679,6 +679,41 @@ sq_exists(struct store_sqlite *s, int64_t id)
 }
 
 static int
+sq_count_states(struct store *store, int (*fn)(enum store_direction,
+    enum store_state, int64_t, void *), void *arg)
+{
+	struct store_sqlite *s = sq(store);
+	const unsigned char *dname, *sname;
+	sqlite3_stmt *st;
+	int rc, dir, state;
+
+	rc = sq_prepare(s, "count", "SELECT direction, state, count(*)"
+	    " FROM messages GROUP BY direction, state", &st);
+	if (rc < 0)
+		return rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		dname = sqlite3_column_text(st, 0);
+		sname = sqlite3_column_text(st, 1);
+		dir = store_direction_parse((const char *)dname);
+		state = store_state_parse((const char *)sname);
+		if (dir < 0 || state < 0) {
+			rc = sq_impossible(0, "count", dir < 0 ? dname :
+			    sname);
+			goto out;
+		}
+		rc = fn((enum store_direction)dir, (enum store_state)state,
+		    sqlite3_column_int64(st, 2), arg);
+		if (rc != 0)
+			goto out;
+	}
+	rc = rc == SQLITE_DONE ? 0 : sq_error(s, "count", rc);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
 sq_message_events(struct store *store, int64_t id,
     int (*fn)(const struct store_event *, void *), void *arg)
 {
@@ -1794,6 +1829,7 @@ const struct store_backend store_backend_sqlite = {
 	.message_get = sq_message_get,
 	.message_list = sq_message_list,
 	.message_events = sq_message_events,
+	.count_states = sq_count_states,
 	.claim_next = sq_claim_next,
 	.next_due = sq_next_due,
 	.transition = sq_transition,

@@ -124,6 +124,15 @@ struct store_filter {
 int store_message_list(struct store *store, const struct store_filter *filter,
     int (*fn)(const struct store_message *msg, void *arg), void *arg);
 
+/*
+ * Call 'fn' once for each (direction, state) that has messages, with
+ * their number: what /metrics shows.  A nonzero return from 'fn' stops
+ * the walk and is returned.  Returns 0 or a negative errno.
+ */
+int store_count_states(struct store *store,
+    int (*fn)(enum store_direction dir, enum store_state state,
+    int64_t count, void *arg), void *arg);
+
 /* One recorded transition: when, to which state, and why. */
 struct store_event {
 	int64_t			at;

@@ -310,6 +310,37 @@ test_api_healthz_without_token(void **state)
 }
 
 static void
+test_api_metrics(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	post_ok(f, "{\"to\":\"+15551234567\",\"text\":\"one\"}");
+	post_ok(f, "{\"to\":\"+15551234567\",\"text\":\"two\"}");
+
+	http_raw(f, "GET", "/metrics", NULL, NULL, 0, 0, &r);
+	assert_error(&r, 401, "unauthorized");
+	reply_release(&r);
+
+	http(f, "GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(r.body);
+	assert_non_null(strstr(r.body, "# TYPE smsgw_messages gauge\n"));
+	assert_non_null(strstr(r.body,
+	    "smsgw_messages{direction=\"outbound\",state=\"queued\"} 2\n"));
+	assert_null(strstr(r.body, "state=\"received\""));
+	assert_non_null(strstr(r.body, "# TYPE smsgw_modem_sent_total "
+	    "counter\n"));
+	/* No number leaks into the metrics. */
+	assert_null(strstr(r.body, "5551234567"));
+	reply_release(&r);
+
+	http(f, "POST", "/metrics", "{}", &r);
+	assert_error(&r, 405, "method_not_allowed");
+	reply_release(&r);
+}
+
+static void
 test_api_unauthorized(void **state)
 {
 	static const char *const bad[] = {
@@ -1021,6 +1052,16 @@ test_api_modems_with_unreachable_worker(void **state)
 
 	post_ok(&g, "{\"to\":\"+15551234567\",\"text\":\"wake\"}");
 
+	/* The metrics say the same: the modem is down, unregistered, and
+	 * its signal is unknown (no sample at all). */
+	http(&g, "GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "smsgw_modem_up{modem=\"office-1\"} 0\n"));
+	assert_non_null(strstr(r.body,
+	    "smsgw_modem_registered{modem=\"office-1\"} 0\n"));
+	assert_null(strstr(r.body, "smsgw_modem_signal_dbm{"));
+	reply_release(&r);
+
 	api_stop(g.api);
 	worker_stop(workers[0]);
 }
@@ -1144,6 +1185,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_api_healthz_without_token),
+		T(test_api_metrics),
 		T(test_api_unauthorized),
 		T(test_api_not_found),
 		T(test_api_method_not_allowed),

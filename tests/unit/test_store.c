@@ -578,6 +578,49 @@ struct events {
 	int			n;
 };
 
+struct counts {
+	int64_t	n[2][STORE_RECEIVED + 1];
+	int	calls;
+};
+
+static int
+count_fn(enum store_direction dir, enum store_state state, int64_t count,
+    void *arg)
+{
+	struct counts *c = arg;
+
+	c->n[dir][state] += count;
+	c->calls++;
+	return 0;
+}
+
+static void
+test_store_count_states(void **state)
+{
+	struct fixture *fx = *state;
+	struct counts c;
+	int64_t a;
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_count_states(fx->store, count_fn, &c), 0);
+	assert_int_equal(c.calls, 0);
+
+	a = insert(fx->store, "+15551230001", NULL, 0);
+	insert(fx->store, "+15551230002", NULL, 0);
+	insert(fx->store, "+15551230003", NULL, 0);
+	assert_int_equal(store_transition(fx->store, a, STORE_QUEUED,
+	    STORE_CANCELLED, "by test", 0), 0);
+	inbound_single(fx->store, "00AA", "Yes");
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_count_states(fx->store, count_fn, &c), 0);
+	assert_int_equal(c.calls, 3);
+	assert_int_equal(c.n[STORE_OUTBOUND][STORE_QUEUED], 2);
+	assert_int_equal(c.n[STORE_OUTBOUND][STORE_CANCELLED], 1);
+	assert_int_equal(c.n[STORE_INBOUND][STORE_RECEIVED], 1);
+	assert_int_equal(store_count_states(NULL, count_fn, &c), -EINVAL);
+}
+
 static int
 events_fn(const struct store_event *ev, void *arg)
 {
@@ -1249,6 +1292,7 @@ main(void)
 		T(test_store_claim_pinned),
 		T(test_store_claim_retry),
 		T(test_store_transition),
+		T(test_store_count_states),
 		T(test_store_events_order),
 		T(test_store_parts),
 		T(test_store_recover),
