@@ -54,10 +54,11 @@ build: $(PROGS)
 
 tests: $(PROGS) $(UNIT_BINS) $(E2E_BINS)
 
-# Install the Debian packages when pkg-config misses one of them.
+# Install the Debian packages when pkg-config misses a library or a tool
+# the tests use (clang for the fuzz target, curl for the demo) is absent.
 deps:
-	@pkg-config --exists $(PKGS) cmocka 2>/dev/null || \
-		sh scripts/install-deps.sh
+	@{ pkg-config --exists $(PKGS) cmocka && command -v clang && \
+		command -v curl; } >/dev/null 2>&1 || sh scripts/install-deps.sh
 
 run: deps
 	@$(MAKE) --no-print-directory VARIANT=release build
