@@ -467,11 +467,14 @@ worker_send(struct worker *w, struct store_message *msg)
 			    seq, enc.nparts, res.mr);
 			continue;
 		case MODEM_SEND_NOT_SENT:
-			/* W2: the modem never had it. */
+			/* W2: the modem never had it.  A pulled cable is not
+			 * the message's fault: it goes again as soon as the
+			 * modem is back. */
 			store_part_pending(w->store, msg->id, seq);
 			snprintf(reason, sizeof(reason), "part %d/%zu not "
-			    "accepted by the modem", seq, enc.nparts);
-			worker_retry_or_fail(w, msg, reason,
+			    "accepted by the modem%s", seq, enc.nparts,
+			    gone ? " (modem lost)" : "");
+			worker_retry_or_fail(w, msg, reason, gone ? 0 :
 			    worker_retry_delay(msg->attempts));
 			goto out;
 		case MODEM_SEND_UNKNOWN:
