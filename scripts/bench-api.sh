@@ -11,6 +11,8 @@
 #   BENCH_MESSAGES    messages to post (default 2000, at most 100000)
 #   BENCH_CLIENTS     concurrent clients (default 8, at most 64)
 #   BENCH_TIME_LIMIT  seconds before the run gives up (default 300)
+#   BENCH_REPORT_DELAY_MS  modemsim's status report delay (its default is
+#                     1000; 3600000 keeps reports out of the run)
 #   BENCH_KEEP=1      keep the temporary folder (database and logs)
 set -eu
 O=${1:-build/release}

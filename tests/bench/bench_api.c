@@ -13,8 +13,15 @@
  *   - accepted per second and the POST latency (p50, p95, p99, max);
  *   - the time until no message is left "queued" or "sending", i.e. the
  *     last one is "sent" (or "delivered"), and so the end-to-end rate;
+ *   - how fast the modem was fed while the clients were posting, and
+ *     after they stopped;
  *   - gatewayd's peak resident memory (VmHWM) and the CPU time of both
  *     processes.
+ *
+ * modemsim answers every status report request after its report delay
+ * (1 s by default), so the worker also reads and matches a report per
+ * message during the run; BENCH_REPORT_DELAY_MS=3600000 pushes them past
+ * the run, to see the cost of sending alone.
  *
  * Output: "api: key=value", one per line.  Every wait has a deadline and
  * the whole run stops by itself after BENCH_TIME_LIMIT seconds (default
@@ -68,6 +75,7 @@ struct bench_api {
 	int	port;
 	int	messages;
 	int	clients;
+	int	report_delay_ms;	/* -1: modemsim's default */
 	int64_t	deadline;	/* monotonic ms: the whole run */
 };
 
@@ -357,6 +365,22 @@ bench_api_dump(struct bench_api *b, const char *name)
 	fclose(f);
 }
 
+/* "<command> <n>" to modemsim; 0 on an "OK" reply, else -1. */
+static int
+bench_api_sim_command(struct bench_api *b, const char *command, int n)
+{
+	char line[64], *reply = NULL;
+	int rc;
+
+	snprintf(line, sizeof(line), "%s %d", command, n);
+	rc = modemsim_control_client(b->control, line, 5000, &reply);
+	if (rc != 0)
+		fprintf(stderr, "bench_api: modemsim %s: %s\n", line,
+		    reply != NULL ? reply : strerror(-rc));
+	free(reply);
+	return rc == 0 ? 0 : -1;
+}
+
 /* modemsim, the configuration, gatewayd; both ready.  Returns 0 or -1. */
 static int
 bench_api_start(struct bench_api *b)
@@ -384,6 +408,10 @@ bench_api_start(struct bench_api *b)
 		}
 		bench_api_pause();
 	}
+
+	if (b->report_delay_ms >= 0 && bench_api_sim_command(b,
+	    "report-delay", b->report_delay_ms) < 0)
+		return -1;
 
 	if (bench_api_write_conf(b) < 0)
 		return -1;
@@ -656,10 +684,18 @@ bench_api_measure(struct bench_api *b)
 	    "api: post_ms_p99=%.2f\napi: post_ms_max=%.2f\n",
 	    bench_api_pct(lat, n, 50), bench_api_pct(lat, n, 95),
 	    bench_api_pct(lat, n, 99), n > 0 ? lat[n - 1] : 0.0);
-	printf("api: modem_sent_when_posting_ended=%ld\n", sent_at_post);
+	/* How fast the worker sent while the API was busy, and after: a
+	 * large gap means the two fight over the database. */
+	printf("api: modem_sent_when_posting_ended=%ld\n"
+	    "api: send_per_sec_while_posting=%.1f\n", sent_at_post,
+	    (double)sent_at_post / t_post);
 	if (t_done > 0)
-		printf("api: seconds_to_last_sent=%.3f\n"
-		    "api: end_to_end_per_sec=%.1f\n", t_done - t0,
+		printf("api: send_per_sec_after_posting=%.1f\n"
+		    "api: seconds_to_last_sent=%.3f\n"
+		    "api: end_to_end_per_sec=%.1f\n",
+		    t_done - t0 - t_post > 0 ?
+		    (double)(atomic_load(&l.accepted) - sent_at_post) /
+		    (t_done - t0 - t_post) : 0.0, t_done - t0,
 		    (double)atomic_load(&l.accepted) / (t_done - t0));
 	else
 		printf("api: seconds_to_last_sent=timeout\n");
@@ -713,6 +749,8 @@ bench_api_setup(struct bench_api *b, const char *bindir)
 	    BENCH_API_MESSAGES_MAX);
 	b->clients = bench_api_env("BENCH_CLIENTS", BENCH_API_CLIENTS, 1,
 	    BENCH_API_CLIENTS_MAX);
+	b->report_delay_ms = bench_api_env("BENCH_REPORT_DELAY_MS", -1, 0,
+	    3600000);
 	b->deadline = clock_mono_ms() + 1000LL * bench_api_env(
 	    "BENCH_TIME_LIMIT", BENCH_API_LIMIT_S, 10, 3600);
 
