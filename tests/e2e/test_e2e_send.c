@@ -112,6 +112,43 @@ test_e2e_send_concatenated(void **state)
 	send_and_check(env, "+15551234567", text, "gsm7", 3);
 }
 
+/* Smart encoding: typographic characters become their GSM equivalents,
+ * so the text costs one GSM segment instead of a UCS-2 one. */
+static void
+test_e2e_send_smart_encoding(void **state)
+{
+	struct e2e *env = *state;
+	struct pdu_message *m = malloc(sizeof(*m));
+	json_t *req, *resp = NULL, *msg;
+	char **pdus, *body;
+	long long id;
+
+	assert_non_null(m);
+	req = json_pack("{s:s, s:s, s:b}", "to", "+15551234567", "text",
+	    "\u201cHello\u201d \u2014 it\u2019s\u2026 ok", "smart_encoding", 1);
+	body = json_dumps(req, 0);
+	json_decref(req);
+	assert_int_equal(e2e_http(env, "POST", "/api/v1/messages", body,
+	    env->token, &resp), 202);
+	free(body);
+	assert_string_equal(json_string_value(json_object_get(resp,
+	    "encoding")), "gsm7");
+	id = json_integer_value(json_object_get(resp, "id"));
+	json_decref(resp);
+
+	msg = e2e_wait_state(env, id, "delivered");
+	assert_non_null(msg);
+	json_decref(msg);
+	pdus = e2e_wait_sent(env, pdus_seen + 1);
+	assert_non_null(pdus);
+	assert_int_equal(pdu_decode_hex(pdus[pdus_seen], 1, m), 0);
+	assert_int_equal(m->encoding, PDU_ENC_GSM7);
+	assert_string_equal(m->text, "\"Hello\" - it's... ok");
+	pdus_seen++;
+	e2e_strv_free(pdus);
+	free(m);
+}
+
 static void
 expect_error(struct e2e *env, const char *body, const char *token, long status,
     const char *code)
@@ -159,6 +196,7 @@ main(void)
 		cmocka_unit_test(test_e2e_send_spanish_ucs2),
 		cmocka_unit_test(test_e2e_send_emoji),
 		cmocka_unit_test(test_e2e_send_concatenated),
+		cmocka_unit_test(test_e2e_send_smart_encoding),
 		cmocka_unit_test(test_e2e_send_unauthorized),
 		cmocka_unit_test(test_e2e_send_bad_requests),
 	};
