@@ -538,16 +538,20 @@ bench_api_drained(struct bench_api *b)
  * costs the daemon nothing; the API is asked every 10 ms only once the
  * modem has seen every message, and every half second before (in case
  * some failed and the counter never gets there).  Returns the time it
- * saw the queue empty, or a negative number at the deadline.
+ * saw the queue empty, or a negative number at the deadline; '*t_modem'
+ * is when the modem had taken the last PDU (negative if it never did).
  */
 static double
-bench_api_wait_sent(struct bench_api *b, long expect)
+bench_api_wait_sent(struct bench_api *b, long expect, double *t_modem)
 {
 	int64_t next_api = 0;
 
+	*t_modem = -1.0;
 	while (clock_mono_ms() < b->deadline) {
 		long sent = bench_api_sim_sent(b);
 
+		if (sent >= expect && *t_modem < 0)
+			*t_modem = bench_api_now();
 		if ((sent >= expect || clock_mono_ms() >= next_api) &&
 		    bench_api_drained(b))
 			return bench_api_now();
@@ -648,7 +652,7 @@ static int
 bench_api_measure(struct bench_api *b)
 {
 	struct bench_api_load l;
-	double t_post, t_done, t0, *lat = NULL;
+	double t_post, t_done, t_modem, t0, *lat = NULL;
 	long sent_at_post, failed, unknown, sent, delivered;
 	size_t n = 0;
 	int i, rc = -1;
@@ -667,7 +671,7 @@ bench_api_measure(struct bench_api *b)
 	if (t_post < 0)
 		goto out;
 	sent_at_post = bench_api_sim_sent(b);
-	t_done = bench_api_wait_sent(b, atomic_load(&l.accepted));
+	t_done = bench_api_wait_sent(b, atomic_load(&l.accepted), &t_modem);
 
 	for (i = 0; i < b->messages; i++)
 		if (l.latency_ms[i] >= 0)
@@ -699,6 +703,8 @@ bench_api_measure(struct bench_api *b)
 		    (double)atomic_load(&l.accepted) / (t_done - t0));
 	else
 		printf("api: seconds_to_last_sent=timeout\n");
+	if (t_modem > 0)
+		printf("api: seconds_to_modem_took_last=%.3f\n", t_modem - t0);
 
 	/* A snapshot: status reports keep turning "sent" into "delivered"
 	 * while it is taken, so only the states that stay count for the
