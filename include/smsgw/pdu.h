@@ -83,7 +83,8 @@ struct pdu_message {
 	unsigned		dcs;		/* TP-DCS as received */
 	enum pdu_encoding	encoding;
 	int			msg_class;	/* 0-3, -1 for none */
-	int			compressed;	/* TS 23.038 4: text not decoded */
+	/* Compressed text (TS 23.038 4): reported, never decoded. */
+	int			compressed;
 	/* Message waiting indication from the DCS (TS 23.038 4, groups
 	 * 1100-1110): -1 none, else 0 voicemail, 1 fax, 2 e-mail, 3 other;
 	 * mwi_active tells set or clear. */
@@ -93,7 +94,8 @@ struct pdu_message {
 	struct pdu_time		scts;		/* DELIVER, STATUS-REPORT */
 	struct pdu_time		discharge;	/* STATUS-REPORT (TP-DT) */
 	int			status;		/* TP-ST, -1 if none */
-	int			srr;		/* SUBMIT: TP-SRR; DELIVER: TP-SRI */
+	/* SUBMIT: TP-SRR (report requested); DELIVER: TP-SRI. */
+	int			srr;
 	int			validity_minutes; /* SUBMIT relative VP, -1 */
 	int			reject_duplicates; /* SUBMIT TP-RD */
 	/* Decoded text, NUL terminated UTF-8; empty when has_text is 0
@@ -122,7 +124,7 @@ struct pdu_count {
 	enum pdu_encoding	encoding;	/* cheapest exact one */
 	unsigned		segments;	/* parts needed */
 	unsigned		characters;	/* Unicode code points */
-	unsigned		remaining;	/* units left in the last part */
+	unsigned		remaining;	/* left in the last part */
 };
 
 /*

@@ -38,8 +38,8 @@ wait_inbound_id(struct e2e *env)
 }
 
 static void
-assert_message(struct e2e *env, long long id, const char *state, const char *key,
-    const char *value)
+assert_message(struct e2e *env, long long id, const char *state,
+    const char *key, const char *value)
 {
 	char path[64];
 	json_t *j = NULL;

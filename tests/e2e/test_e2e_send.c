@@ -21,8 +21,8 @@ static size_t pdus_seen;	/* PDUs the modem had before this test */
  * 'parts' SMS-SUBMIT PDUs to 'to' whose texts join to 'text'.
  */
 static void
-send_and_check(struct e2e *env, const char *to, const char *text, const char *encoding,
-    size_t parts)
+send_and_check(struct e2e *env, const char *to, const char *text,
+    const char *encoding, size_t parts)
 {
 	struct pdu_message *m = malloc(sizeof(*m));
 	char joined[4096] = "";
@@ -183,7 +183,8 @@ test_e2e_send_bad_requests(void **state)
 	expect_error(env, "{\"to\": \"+1555", env->token, 400, "invalid_json");
 	expect_error(env, "{\"to\": \"call me\", \"text\": \"hi\"}", env->token,
 	    400, "invalid_number");
-	expect_error(env, "{\"to\": \"+15551234567\", \"text\": \"\"}", env->token,
+	expect_error(env, "{\"to\": \"+15551234567\", \"text\": \"\"}",
+	    env->token,
 	    400, "empty_text");
 }
 

@@ -1056,7 +1056,8 @@ test_api_modems_with_unreachable_worker(void **state)
 	 * its signal is unknown (no sample at all). */
 	http(&g, "GET", "/metrics", NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(r.body, "smsgw_modem_up{modem=\"office-1\"} 0\n"));
+	assert_non_null(strstr(r.body,
+	    "smsgw_modem_up{modem=\"office-1\"} 0\n"));
 	assert_non_null(strstr(r.body,
 	    "smsgw_modem_registered{modem=\"office-1\"} 0\n"));
 	assert_null(strstr(r.body, "smsgw_modem_signal_dbm{"));

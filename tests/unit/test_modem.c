@@ -292,9 +292,8 @@ start(struct fixture *f)
 {
 	char err[256];
 
-	assert_int_equal(modem_open("test", f->path, 115200, TRANSPORT_FLOW_NONE,
-	    &f->modem, err,
-	    sizeof(err)), 0);
+	assert_int_equal(modem_open("test", f->path, 115200,
+	    TRANSPORT_FLOW_NONE, &f->modem, err, sizeof(err)), 0);
 	modem_set_event_handler(f->modem, record_event, &f->events);
 	f->events.modem = f->modem;
 	assert_int_equal(pthread_create(&f->fm.thread, NULL, fm_run, &f->fm),
@@ -460,9 +459,8 @@ test_modem_init_pin_wrong_never_retried(void **state)
 	/* Not through a new modem object on the same device either (the
 	 * worker reopens after a failed init).  The old one is closed only
 	 * afterwards: a pty whose every slave closed hangs up its master. */
-	assert_int_equal(modem_open("test", f->path, 115200, TRANSPORT_FLOW_NONE,
-	    &again, err,
-	    sizeof(err)), 0);
+	assert_int_equal(modem_open("test", f->path, 115200,
+	    TRANSPORT_FLOW_NONE, &again, err, sizeof(err)), 0);
 	modem_close(f->modem);
 	f->modem = again;
 	assert_int_equal(modem_init(f->modem, "1111", err, sizeof(err)),
@@ -612,8 +610,8 @@ test_modem_open_bad_device(void **state)
 	char err[256] = "";
 
 	(void)state;
-	assert_true(modem_open("x", "tcp://nowhere", 0, TRANSPORT_FLOW_NONE, &m, err,
-	    sizeof(err)) < 0);
+	assert_true(modem_open("x", "tcp://nowhere", 0, TRANSPORT_FLOW_NONE,
+	    &m, err, sizeof(err)) < 0);
 	assert_null(m);
 	assert_non_null(strstr(err, "tcp://nowhere"));
 }
