@@ -71,7 +71,7 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory VARIANT=release build \
 		$(BENCH_SRCS:%.c=build/release/%)
-	@for s in scripts/bench-*.sh; do [ -f "$$s" ] && sh "$$s" build/release; done; true
+	@for s in scripts/bench-*.sh; do sh "$$s" build/release || exit 1; done
 
 # A longer fuzzing run: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
