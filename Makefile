@@ -118,7 +118,7 @@ $(O)/tests/unit/%: $(O)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(O)/tests/bench/%: $(O)/obj/tests/bench/%.o $(LIB)
+$(O)/tests/bench/%: $(O)/obj/tests/bench/%.o $(E2E_HARNESS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

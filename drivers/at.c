@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "smsgw/at.h"
+#include "smsgw/clock.h"
 #include "smsgw/log.h"
 
 /* Longest line kept: a PDU line is at most 2 * (164 + 12) hex digits. */
@@ -171,15 +172,6 @@ struct at_chan {
 	int			busy;		/* I1 */
 	int			freed;		/* I2 */
 };
-
-static long long
-at_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 at_starts_with(const char *line, const char *prefix)
@@ -581,7 +573,7 @@ at_wait(struct at_chan *chan, struct at_cmd *cmd, long long deadline)
 	pfd.events = POLLIN;
 
 	while (!cmd->done) {
-		long long left = deadline - at_now_ms();
+		long long left = deadline - clock_mono_ms();
 
 		if (left <= 0)
 			return -ETIMEDOUT;
@@ -711,7 +703,7 @@ at_chan_command(struct at_chan *chan, const char *cmd, const char *prefix,
 	chan->busy = 1;
 
 	at_cmd_init(&c, cmd, prefix);
-	rc = at_run(chan, &c, cmd, at_now_ms() + timeout_ms);
+	rc = at_run(chan, &c, cmd, clock_mono_ms() + timeout_ms);
 	if (rc == -ETIMEDOUT)
 		log_debug("at: timeout modem=%s cmd=%.16s", chan->name,
 		    at_cmd_shown(cmd));
@@ -746,7 +738,7 @@ at_submit(struct at_chan *chan, struct at_cmd *c, const char *hex,
 	/* A modem still in echo mode repeats the PDU, too. */
 	at_response_release(&c->resp);
 	at_cmd_init(c, hex, "+CMGS:");
-	return at_wait(chan, c, at_now_ms() + timeout_ms);
+	return at_wait(chan, c, clock_mono_ms() + timeout_ms);
 }
 
 int
@@ -770,7 +762,7 @@ at_chan_send_pdu(struct at_chan *chan, unsigned tpdu_len, const char *hex,
 	snprintf(cmdline, sizeof(cmdline), "AT+CMGS=%u", tpdu_len);
 	at_cmd_init(&c, cmdline, "+CMGS:");
 	c.want_prompt = 1;
-	rc = at_run(chan, &c, cmdline, at_now_ms() + prompt_timeout_ms);
+	rc = at_run(chan, &c, cmdline, clock_mono_ms() + prompt_timeout_ms);
 	if (rc == -ETIMEDOUT) {
 		/* Without ESC the modem would take our next command as the
 		 * PDU. */

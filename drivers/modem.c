@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "smsgw/at.h"
+#include "smsgw/clock.h"
 #include "smsgw/log.h"
 #include "smsgw/modem.h"
 #include "smsgw/transport.h"
@@ -112,15 +113,6 @@ struct modem {
 	int			dispatching;	/* I2 */
 	int			closed;		/* I2 */
 };
-
-static long long
-modem_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 modem_starts_with(const char *line, const char *prefix)
@@ -382,11 +374,11 @@ static int
 modem_pause(struct modem *m, int ms)
 {
 	struct pollfd pfd = { .fd = at_chan_fd(m->chan), .events = POLLIN };
-	long long deadline = modem_now_ms() + ms;
+	long long deadline = clock_mono_ms() + ms;
 	long long left;
 	int rc;
 
-	while ((left = deadline - modem_now_ms()) > 0) {
+	while ((left = deadline - clock_mono_ms()) > 0) {
 		rc = poll(&pfd, 1, (int)left);
 		if (rc < 0 && errno != EINTR)
 			return -errno;

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../e2e/harness.h"
 #include "smsgw/clock.h"
 #include "smsgw/modemsim.h"
 
@@ -148,49 +149,6 @@ bench_api_env(const char *name, int def, int min, int max)
 		return def;
 	}
 	return (int)v;
-}
-
-/* A port the kernel reports free on 127.0.0.1 right now. */
-static int
-bench_api_free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd, port = -1;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-/* fork/exec 'argv' with stdout and stderr going to 'logpath'. */
-static pid_t
-bench_api_spawn(char *const argv[], const char *logpath)
-{
-	pid_t pid;
-	int fd;
-
-	pid = fork();
-	if (pid != 0)
-		return pid;
-
-	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(fd);
-	}
-	execv(argv[0], argv);
-	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
 }
 
 /* SIGTERM, then wait up to BENCH_API_STOP_MS; SIGKILL after that.
@@ -394,7 +352,7 @@ bench_api_start(struct bench_api *b)
 	snprintf(sim, sizeof(sim), "%s/modemsim", b->bindir);
 	snprintf(gw, sizeof(gw), "%s/gatewayd", b->bindir);
 	snprintf(log, sizeof(log), "%s/modemsim.log", b->dir);
-	bench_api_sim_pid = bench_api_spawn(sim_argv, log);
+	bench_api_sim_pid = e2e_spawn(sim_argv, log);
 	if (bench_api_sim_pid < 0)
 		return -1;
 	deadline = clock_mono_ms() + BENCH_API_START_MS;
@@ -416,7 +374,7 @@ bench_api_start(struct bench_api *b)
 	if (bench_api_write_conf(b) < 0)
 		return -1;
 	snprintf(log, sizeof(log), "%s/gatewayd.log", b->dir);
-	bench_api_gw_pid = bench_api_spawn(gw_argv, log);
+	bench_api_gw_pid = e2e_spawn(gw_argv, log);
 	if (bench_api_gw_pid < 0)
 		return -1;
 	while (!bench_api_gw_ready(b)) {
@@ -773,7 +731,7 @@ bench_api_setup(struct bench_api *b, const char *bindir)
 	    (long)getpid());
 	snprintf(b->auth, sizeof(b->auth), "Authorization: Bearer %s",
 	    token);
-	b->port = bench_api_free_port();
+	b->port = e2e_free_port();
 	if (b->port < 0)
 		return -1;
 	snprintf(b->url, sizeof(b->url), "http://127.0.0.1:%d", b->port);

@@ -38,8 +38,7 @@ e2e_bindir(void)
 	return b != NULL && *b != '\0' ? b : "build/asan";
 }
 
-/* A port the kernel reports free on 127.0.0.1 right now. */
-static int
+int
 e2e_free_port(void)
 {
 	struct sockaddr_in sa;
@@ -59,8 +58,7 @@ e2e_free_port(void)
 	return port;
 }
 
-/* fork/exec 'argv' with stdout and stderr appended to 'logpath'. */
-static pid_t
+pid_t
 e2e_spawn(char *const argv[], const char *logpath)
 {
 	pid_t pid;

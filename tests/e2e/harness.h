@@ -93,6 +93,14 @@ int e2e_sim(struct e2e *e, const char *command, char **reply);
 char **e2e_wait_sent(struct e2e *e, size_t count);
 void e2e_strv_free(char **v);
 
+/* A port the kernel reports free on 127.0.0.1 right now (another
+ * process may still take it before we bind it; -1 on failure). */
+int e2e_free_port(void);
+
+/* fork/exec 'argv' (argv[0] a path) with stdout and stderr appended to
+ * 'logpath'; returns the child's pid or -1. */
+pid_t e2e_spawn(char *const argv[], const char *logpath);
+
 /* A short pause between two checks of a condition. */
 void e2e_pause(void);
 
