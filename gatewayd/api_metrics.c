@@ -30,56 +30,91 @@ metrics_state_line(enum store_direction dir, enum store_state state,
 	return 0;
 }
 
+/*
+ * Per-modem series.  'value' returns 0 and sets '*v', or -1 when the
+ * modem has no sample (a signal not measured yet).
+ */
+struct metrics_modem_series {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+	int		(*value)(const struct worker_status *st, long *v);
+};
+
+static int
+metrics_up(const struct worker_status *st, long *v)
+{
+	*v = strcmp(st->state, "ready") == 0;
+	return 0;
+}
+
+static int
+metrics_signal(const struct worker_status *st, long *v)
+{
+	if (st->info.rssi < 0 || st->info.rssi == 99)
+		return -1;
+	*v = st->info.signal_dbm;
+	return 0;
+}
+
+static int
+metrics_registered(const struct worker_status *st, long *v)
+{
+	/* AT+CREG <stat> 1 is home, 5 roaming. */
+	*v = st->info.registration == 1 || st->info.registration == 5;
+	return 0;
+}
+
+static int
+metrics_sent(const struct worker_status *st, long *v)
+{
+	*v = (long)st->sent;
+	return 0;
+}
+
+static int
+metrics_received(const struct worker_status *st, long *v)
+{
+	*v = (long)st->received;
+	return 0;
+}
+
+static const struct metrics_modem_series metrics_modem_series[] = {
+	{ "smsgw_modem_up", "gauge",
+	    "1 when the modem is ready to send.", metrics_up },
+	{ "smsgw_modem_signal_dbm", "gauge",
+	    "Received signal strength (AT+CSQ), absent when unknown.",
+	    metrics_signal },
+	{ "smsgw_modem_registered", "gauge",
+	    "1 when registered on the home network or roaming.",
+	    metrics_registered },
+	{ "smsgw_modem_sent_total", "counter",
+	    "Messages sent through the modem since start.", metrics_sent },
+	{ "smsgw_modem_received_total", "counter",
+	    "Messages received through the modem since start.",
+	    metrics_received },
+};
+
 /* Modem names are [A-Za-z0-9_-] (conf.c), safe inside a label. */
 static void
 metrics_modems(FILE *f, const struct api_context *ctx)
 {
+	const struct metrics_modem_series *m;
 	struct worker_status st;
-	size_t i;
+	size_t i, k;
+	long v;
 
-	fprintf(f, "# HELP smsgw_modem_up 1 when the modem is ready to "
-	    "send.\n# TYPE smsgw_modem_up gauge\n");
-	for (i = 0; i < ctx->nworkers; i++) {
-		worker_status_get(ctx->workers[i], &st);
-		fprintf(f, "smsgw_modem_up{modem=\"%s\"} %d\n", st.name,
-		    strcmp(st.state, "ready") == 0);
-	}
-
-	fprintf(f, "# HELP smsgw_modem_signal_dbm Received signal "
-	    "strength (AT+CSQ), absent when unknown.\n"
-	    "# TYPE smsgw_modem_signal_dbm gauge\n");
-	for (i = 0; i < ctx->nworkers; i++) {
-		worker_status_get(ctx->workers[i], &st);
-		if (st.info.rssi >= 0 && st.info.rssi != 99)
-			fprintf(f, "smsgw_modem_signal_dbm{modem=\"%s\"} %d\n",
-			    st.name, st.info.signal_dbm);
-	}
-
-	fprintf(f, "# HELP smsgw_modem_registered 1 when registered on "
-	    "the home network or roaming.\n"
-	    "# TYPE smsgw_modem_registered gauge\n");
-	for (i = 0; i < ctx->nworkers; i++) {
-		worker_status_get(ctx->workers[i], &st);
-		fprintf(f, "smsgw_modem_registered{modem=\"%s\"} %d\n",
-		    st.name, st.info.registration == 1 ||
-		    st.info.registration == 5);
-	}
-
-	fprintf(f, "# HELP smsgw_modem_sent_total Messages sent through "
-	    "the modem since start.\n# TYPE smsgw_modem_sent_total counter\n");
-	for (i = 0; i < ctx->nworkers; i++) {
-		worker_status_get(ctx->workers[i], &st);
-		fprintf(f, "smsgw_modem_sent_total{modem=\"%s\"} %lu\n",
-		    st.name, st.sent);
-	}
-
-	fprintf(f, "# HELP smsgw_modem_received_total Messages received "
-	    "through the modem since start.\n"
-	    "# TYPE smsgw_modem_received_total counter\n");
-	for (i = 0; i < ctx->nworkers; i++) {
-		worker_status_get(ctx->workers[i], &st);
-		fprintf(f, "smsgw_modem_received_total{modem=\"%s\"} %lu\n",
-		    st.name, st.received);
+	for (k = 0; k < sizeof(metrics_modem_series) /
+	    sizeof(*metrics_modem_series); k++) {
+		m = &metrics_modem_series[k];
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
+		    m->name, m->type);
+		for (i = 0; i < ctx->nworkers; i++) {
+			worker_status_get(ctx->workers[i], &st);
+			if (m->value(&st, &v) == 0)
+				fprintf(f, "%s{modem=\"%s\"} %ld\n", m->name,
+				    st.name, v);
+		}
 	}
 }
 
