@@ -52,6 +52,10 @@
  * retries beyond the usual cap. */
 #define WORKER_LOCAL_RETRY_MS	(5 * 60 * 1000)
 
+/* Longest wait for the "> " prompt of AT+CMGS: a modem that takes longer
+ * is not slow but stuck. */
+#define WORKER_PROMPT_MS	(10 * 1000)
+
 /* Reconnect backoff after the modem went away or failed to initialise. */
 #define WORKER_RECONNECT_MIN_MS	1000
 #define WORKER_RECONNECT_MAX_MS	(30 * 1000)
@@ -409,8 +413,10 @@ worker_rejected(struct worker *w, const struct store_message *msg,
 }
 
 /*
- * Send every part of a claimed message.  Returns 0, or a negative errno
- * when the modem is gone (the caller reconnects).
+ * Send every part of a claimed message.  Returns 0; -EIO when the modem
+ * is gone, -ETIMEDOUT when it stopped answering: either way the caller
+ * closes it and starts again from a fresh init, which also tells a hung
+ * modem from a slow network.
  */
 static int
 worker_send(struct worker *w, struct store_message *msg)
@@ -421,7 +427,7 @@ worker_send(struct worker *w, struct store_message *msg)
 	enum store_part_state ps;
 	char reason[STORE_REASON_MAX];
 	size_t i;
-	int rc, gone = 0;
+	int rc, gone = 0, silent = 0;
 
 	/* Status reports are what turns "sent" into "delivered"; every
 	 * part asks for one. */
@@ -458,6 +464,8 @@ worker_send(struct worker *w, struct store_message *msg)
 		modem_send_pdu(w->modem, enc.parts[i].tpdu_len,
 		    enc.parts[i].hex, &res);
 		gone = res.device_gone;
+		silent = !gone && (res.outcome == MODEM_SEND_NOT_SENT ||
+		    res.outcome == MODEM_SEND_UNKNOWN);
 
 		switch (res.outcome) {
 		case MODEM_SEND_OK:
@@ -467,15 +475,14 @@ worker_send(struct worker *w, struct store_message *msg)
 			    seq, enc.nparts, res.mr);
 			continue;
 		case MODEM_SEND_NOT_SENT:
-			/* W2: the modem never had it.  A pulled cable is not
-			 * the message's fault: it goes again as soon as the
-			 * modem is back. */
+			/* W2: the modem never had it.  A pulled cable or a
+			 * hung modem is not the message's fault: it goes
+			 * again as soon as the modem is back. */
 			store_part_pending(w->store, msg->id, seq);
 			snprintf(reason, sizeof(reason), "part %d/%zu not "
-			    "accepted by the modem%s", seq, enc.nparts,
-			    gone ? " (modem lost)" : "");
-			worker_retry_or_fail(w, msg, reason, gone ? 0 :
-			    worker_retry_delay(msg->attempts));
+			    "accepted by the modem (%s)", seq, enc.nparts,
+			    gone ? "modem lost" : "no prompt");
+			worker_retry_or_fail(w, msg, reason, 0);
 			goto out;
 		case MODEM_SEND_UNKNOWN:
 			/* W2: promise 2, never silently retried. */
@@ -503,7 +510,9 @@ worker_send(struct worker *w, struct store_message *msg)
 	worker_count(w, 1, 0);
 out:
 	pdu_encoded_release(&enc);
-	return gone ? -EIO : 0;
+	if (gone)
+		return -EIO;
+	return silent ? -ETIMEDOUT : 0;
 }
 
 /* Send everything due now.  Returns 0 or a negative errno (modem gone). */
@@ -606,7 +615,9 @@ worker_connect(struct worker *w)
 		}
 		modem_set_event_handler(w->modem, worker_on_event, w);
 		if (w->send_timeout_ms > 0)
-			modem_set_timeouts(w->modem, 10 * 1000,
+			modem_set_timeouts(w->modem,
+			    w->send_timeout_ms < WORKER_PROMPT_MS ?
+			    w->send_timeout_ms : WORKER_PROMPT_MS,
 			    w->send_timeout_ms);
 	}
 
@@ -713,7 +724,8 @@ worker_main(void *arg)
 		}
 		rc = worker_round(w);
 		if (rc < 0)
-			worker_disconnect(w, strerror(-rc));
+			worker_disconnect(w, rc == -ETIMEDOUT ?
+			    "the modem stopped answering" : strerror(-rc));
 	}
 
 	if (w->modem != NULL)

@@ -167,6 +167,57 @@ test_e2e_faults_crash_while_sending(void **state)
 	assert_int_equal(sent_with_text(text), 1);
 }
 
+/* Wait until the API shows the modem in a state other than "ready". */
+static int
+wait_modem_not_ready(void)
+{
+	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
+
+	while (clock_mono_ms() < deadline) {
+		json_t *j = NULL, *m;
+		const char *st;
+		int down = 0;
+
+		if (e2e_http(&env, "GET", "/api/v1/modems", NULL, env.token,
+		    &j) == 200) {
+			m = json_array_get(json_object_get(j, "modems"), 0);
+			st = json_string_value(json_object_get(m, "state"));
+			down = st != NULL && strcmp(st, "ready") != 0;
+		}
+		json_decref(j);
+		if (down)
+			return 1;
+		e2e_pause();
+	}
+	return 0;
+}
+
+/*
+ * A modem that stops answering altogether: the message is not blamed
+ * (no prompt came, so the modem never had it); the daemon gives up on the
+ * modem, shows it as not ready, and sends the message once it answers
+ * again.
+ */
+static void
+test_e2e_faults_hung_modem(void **state)
+{
+	const char *text = "Waiting for the modem to wake up";
+	long long id;
+	json_t *m;
+
+	(void)state;
+	sim_ok("fault hang");
+	id = e2e_send(&env, "+15551234567", text);
+	assert_true(id > 0);
+	assert_true(wait_modem_not_ready());
+	sim_ok("fault none");
+
+	m = e2e_wait_state(&env, id, "delivered");
+	assert_non_null(m);
+	json_decref(m);
+	assert_int_equal(sent_with_text(text), 1);
+}
+
 static void
 test_e2e_faults_unplug(void **state)
 {
@@ -229,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_e2e_faults_no_answer_is_unknown),
 		cmocka_unit_test(test_e2e_faults_crash_while_sending),
 		cmocka_unit_test(test_e2e_faults_unplug),
+		cmocka_unit_test(test_e2e_faults_hung_modem),
 		cmocka_unit_test(test_e2e_faults_noise_and_urc_inside),
 		cmocka_unit_test(test_e2e_faults_inbound_while_down),
 	};
