@@ -76,6 +76,11 @@
  *     seconds and a worker starved of the lock.  The mutex hands the lock
  *     over at once.  Writers in other processes (an admin's sqlite3
  *     shell) still meet the busy timeout.
+ *
+ * I11: A message some of whose parts went out through one modem is taken
+ *     again only by that modem (SQ_MAY_TAKE): its remaining parts must
+ *     reach the phone from the same number to be joined, and status
+ *     reports are matched per modem.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -99,7 +104,7 @@
 
 /* Numbers match on this many trailing digits, so that the national and
  * international forms of one number are the same recipient. */
-#define SQ_NUMBER_TAIL		9
+#define SQ_NUMBER_MIN		7	/* digits of a national number */
 
 /* A part resent by the network this long after its set was assembled is
  * still recognised as a resend (I8). */
@@ -812,6 +817,14 @@ out:
  * (I6); SQLite walks messages_direction_state in id order and stops at
  * the first due row.
  */
+/* Which queued messages modem ?1 may take: not pinned to another one,
+ * and not part-sent through another one (I11). */
+#define SQ_MAY_TAKE \
+	"  AND (pin IS NULL OR pin = ?1)" \
+	"  AND (modem IS NULL OR modem = ?1 OR NOT EXISTS (SELECT 1" \
+	"   FROM outbound_parts p WHERE p.message_id = messages.id" \
+	"   AND p.state <> 'pending'))"
+
 static int
 sq_claim_next(struct store *store, const char *modem, int64_t now,
     struct store_message *out)
@@ -831,7 +844,7 @@ sq_claim_next(struct store *store, const char *modem, int64_t now,
 	    " WHERE id = (SELECT id FROM messages"
 	    "  WHERE state = 'queued' AND direction = 'outbound'"
 	    "  AND send_at <= ?2 AND next_attempt_at <= ?2"
-	    "  AND (pin IS NULL OR pin = ?1)"
+	    SQ_MAY_TAKE
 	    "  ORDER BY id LIMIT 1)"
 	    " RETURNING " SQ_MSG_COLS, &st);
 	if (rc < 0)
@@ -887,7 +900,7 @@ sq_next_due(struct store *store, const char *modem, int64_t now,
 	rc = sq_prepare(s, "next_due", "SELECT MIN(MAX(send_at,"
 	    " next_attempt_at)) FROM messages"
 	    " WHERE state = 'queued' AND direction = 'outbound'"
-	    " AND (pin IS NULL OR pin = ?)", &st);
+	    SQ_MAY_TAKE, &st);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, modem, -1, SQLITE_STATIC);
@@ -947,17 +960,23 @@ sq_set_state(struct store_sqlite *s, int64_t id, enum store_state from,
 	return sq_event(s, id, now, to, reason);
 }
 
+static int sq_report_recheck(struct store_sqlite *s, int64_t id,
+    int64_t now);
+
 static int
 sq_transition(struct store *store, int64_t id, enum store_state from,
     enum store_state to, const char *reason, int64_t next_attempt_at)
 {
 	struct store_sqlite *s = sq(store);
+	int64_t now = sq_now();
 	int rc;
 
 	rc = sq_begin(s, "transition");
 	if (rc < 0)
 		return rc;
-	rc = sq_set_state(s, id, from, to, reason, next_attempt_at, sq_now());
+	rc = sq_set_state(s, id, from, to, reason, next_attempt_at, now);
+	if (rc == 0 && to == STORE_SENT)
+		rc = sq_report_recheck(s, id, now);
 	if (rc < 0)
 		goto err;
 	rc = sq_commit(s, "transition");
@@ -1092,15 +1111,19 @@ sq_part_state(struct store *store, int64_t id, int seq,
 /* ---- status reports ---------------------------------------------------- */
 
 /*
- * Do 'a' and 'b' name the same recipient?  Only digits count; the last
- * SQ_NUMBER_TAIL must agree ("+31612345678" and "0612345678"), and a
- * shorter number (a short code) must agree whole.
+ * Do 'a' and 'b' name the same recipient?  Only digits count.  The same
+ * digits match; otherwise the shorter one, without its leading zeros (a
+ * trunk "0" or an international "00"), is a national number that must
+ * end the longer one and be at least SQ_NUMBER_MIN digits long:
+ * "+31612345678" and "0612345678", "+4791234567" and "91234567".  A
+ * short code matches only itself.
  */
 static int
 sq_number_match(const char *a, const char *b)
 {
 	char da[STORE_NUMBER_MAX], db[STORE_NUMBER_MAX];
-	size_t la = 0, lb = 0, n;
+	const char *shorter, *longer;
+	size_t la = 0, lb = 0, ls, ll;
 
 	for (; *a != '\0' && la < sizeof(da); a++)
 		if (*a >= '0' && *a <= '9')
@@ -1108,13 +1131,22 @@ sq_number_match(const char *a, const char *b)
 	for (; *b != '\0' && lb < sizeof(db); b++)
 		if (*b >= '0' && *b <= '9')
 			db[lb++] = *b;
-
-	n = la < lb ? la : lb;
-	if (n > SQ_NUMBER_TAIL)
-		n = SQ_NUMBER_TAIL;
-	if (n == 0 || (n < SQ_NUMBER_TAIL && la != lb))
+	if (la == 0 || lb == 0)
 		return 0;
-	return memcmp(da + la - n, db + lb - n, n) == 0;
+	if (la == lb)
+		return memcmp(da, db, la) == 0;
+
+	shorter = la < lb ? da : db;
+	ls = la < lb ? la : lb;
+	longer = la < lb ? db : da;
+	ll = la < lb ? lb : la;
+	while (ls > 0 && *shorter == '0') {
+		shorter++;
+		ls--;
+	}
+	if (ls < SQ_NUMBER_MIN || ls > ll)
+		return 0;
+	return memcmp(shorter, longer + ll - ls, ls) == 0;
 }
 
 /* Find the part a report speaks of: the latest one sent through 'modem'
@@ -1214,6 +1246,44 @@ sq_report_apply(struct store_sqlite *s, int64_t id, int seq, int status,
 	snprintf(reason, sizeof(reason), "status report: delivered, TP-ST "
 	    "0x%02x", status);
 	return sq_report_settle(s, id, STORE_DELIVERED, reason, now);
+}
+
+/*
+ * A message that reaches sent may already hold reports: a part reported
+ * while a later part was still being sent or waited for a retry.  Apply
+ * them now: a final failure of any part fails the message, all parts
+ * delivered deliver it.
+ */
+static int
+sq_report_recheck(struct store_sqlite *s, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc, seq = 0, status = 0;
+
+	rc = sq_prepare(s, "report", "SELECT seq, report_status"
+	    " FROM outbound_parts WHERE message_id = ?"
+	    " AND report_status BETWEEN 64 AND 127 ORDER BY seq LIMIT 1",
+	    &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		seq = sqlite3_column_int(st, 0);
+		status = sqlite3_column_int(st, 1);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = sq_error(s, "report", rc);
+	}
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+
+	/* With no failure, status 0 asks sq_report_apply() whether every
+	 * part is in and delivered. */
+	return sq_report_apply(s, id, seq, status, now);
 }
 
 static int

@@ -875,6 +875,104 @@ test_store_report_delivered(void **state)
 	assert_int_equal(state_of(fx->store, id), STORE_DELIVERED);
 }
 
+/* Reports that arrive before the message reaches sent are applied when
+ * it does: a failed part fails it, all parts delivered deliver it. */
+static void
+test_store_report_before_sent(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_message m;
+	int64_t id, got = -1;
+	int seq;
+
+	insert(fx->store, "+15550000010", NULL, 0);
+	assert_int_equal(store_claim_next(fx->store, "office-1", 1, &m), 0);
+	id = m.id;
+	store_message_release(&m);
+	assert_int_equal(store_part_submitting(fx->store, id, 1, 2), 0);
+	assert_int_equal(store_part_sent(fx->store, id, 1, 30), 0);
+	assert_int_equal(store_report(fx->store, "office-1", 30,
+	    "+15550000010", 0x45, &got), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(state_of(fx->store, id), STORE_SENDING);
+	assert_int_equal(store_part_submitting(fx->store, id, 2, 2), 0);
+	assert_int_equal(store_part_sent(fx->store, id, 2, 31), 0);
+	assert_int_equal(store_transition(fx->store, id, STORE_SENDING,
+	    STORE_SENT, "sent", 0), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_FAILED);
+
+	insert(fx->store, "+15550000011", NULL, 0);
+	assert_int_equal(store_claim_next(fx->store, "office-1", 1, &m), 0);
+	id = m.id;
+	store_message_release(&m);
+	for (seq = 1; seq <= 2; seq++) {
+		assert_int_equal(store_part_submitting(fx->store, id, seq, 2),
+		    0);
+		assert_int_equal(store_part_sent(fx->store, id, seq,
+		    40 + seq), 0);
+		assert_int_equal(store_report(fx->store, "office-1", 40 + seq,
+		    "+15550000011", 0x00, &got), 0);
+	}
+	assert_int_equal(state_of(fx->store, id), STORE_SENDING);
+	assert_int_equal(store_transition(fx->store, id, STORE_SENDING,
+	    STORE_SENT, "sent", 0), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_DELIVERED);
+}
+
+/* National and international forms of one number, 8 to 11 digits. */
+static void
+test_store_report_national_forms(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t id, got = -1;
+
+	insert(fx->store, "+4791234567", NULL, 0);
+	id = sent_message(fx->store, "office-1", 1, 50);
+	assert_int_equal(store_report(fx->store, "office-1", 50, "91234567",
+	    0, &got), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_DELIVERED);
+
+	insert(fx->store, "91234568", NULL, 0);
+	id = sent_message(fx->store, "office-1", 1, 51);
+	assert_int_equal(store_report(fx->store, "office-1", 51,
+	    "+4791234568", 0, &got), 0);
+	assert_int_equal(state_of(fx->store, id), STORE_DELIVERED);
+
+	/* Another country's number with the same national digits. */
+	insert(fx->store, "+4591234569", NULL, 0);
+	id = sent_message(fx->store, "office-1", 1, 52);
+	assert_int_equal(store_report(fx->store, "office-1", 52,
+	    "+4791234569", 0, &got), -ENOENT);
+	assert_int_equal(state_of(fx->store, id), STORE_SENT);
+}
+
+/* A message part-sent through one modem is resumed by that modem only. */
+static void
+test_store_claim_resume_same_modem(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_message m;
+	int64_t id, when = -1;
+
+	insert(fx->store, "+15550000020", NULL, 0);
+	assert_int_equal(store_claim_next(fx->store, "office-1", 1, &m), 0);
+	id = m.id;
+	store_message_release(&m);
+	assert_int_equal(store_part_submitting(fx->store, id, 1, 2), 0);
+	assert_int_equal(store_part_sent(fx->store, id, 1, 60), 0);
+	assert_int_equal(store_transition(fx->store, id, STORE_SENDING,
+	    STORE_QUEUED, "part 2 rejected; retry", 0), 0);
+
+	assert_int_equal(store_claim_next(fx->store, "office-2", 1, &m),
+	    -ENOENT);
+	assert_int_equal(store_next_due(fx->store, "office-2", 1, &when),
+	    -ENOENT);
+	assert_int_equal(store_next_due(fx->store, "office-1", 1, &when), 0);
+	assert_int_equal(store_claim_next(fx->store, "office-1", 1, &m), 0);
+	assert_int_equal(m.id, id);
+	store_message_release(&m);
+}
+
 static void
 test_store_report_failed_and_unmatched(void **state)
 {
@@ -1299,6 +1397,9 @@ main(void)
 		T(test_store_recover_impossible_part),
 		T(test_store_report_delivered),
 		T(test_store_report_failed_and_unmatched),
+		T(test_store_report_before_sent),
+		T(test_store_report_national_forms),
+		T(test_store_claim_resume_same_modem),
 		T(test_store_inbound_single),
 		T(test_store_inbound_multipart_any_order),
 		T(test_store_inbound_duplicate_seq),
