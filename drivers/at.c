@@ -473,6 +473,12 @@ at_process(struct at_chan *chan)
 	size_t start, end, term;
 
 	while (!chan->freed) {
+		/* The rest of an overlong line may be nothing but its end:
+		 * then it is over, and what follows is a line of its own. */
+		if (chan->rx_skip && chan->rxlen > 0 &&
+		    at_is_line_end(chan->rx[0]))
+			chan->rx_skip = 0;
+
 		start = 0;
 		while (start < chan->rxlen &&
 		    (at_is_line_end(chan->rx[start]) ||
@@ -728,8 +734,14 @@ at_submit(struct at_chan *chan, struct at_cmd *c, const char *hex,
 	log_debug("at: tx modem=%s pdu=%s", chan->name,
 	    log_mask_text(hex, masked, sizeof(masked)));
 	rc = at_write(chan, hex, strlen(hex));
-	if (rc < 0)
+	if (rc < 0) {
+		/* Half a PDU: ESC makes the modem drop it and leave the
+		 * prompt, if it can still hear us. */
+		const char esc = AT_ESC;
+
+		at_write(chan, &esc, 1);
 		return rc;
+	}
 	rc = at_write(chan, &ctrl_z, 1);
 	if (rc < 0)
 		return rc;

@@ -398,8 +398,17 @@ modem_pause(struct modem *m, int ms)
 static int
 modem_sync(struct modem *m, char *err, size_t errlen)
 {
+	const char esc = 0x1b;
 	int i, rc = -ETIMEDOUT;
 
+	/* A modem left waiting at the "> " prompt (we died between the
+	 * prompt and the Ctrl-Z) takes every "AT" as PDU text until it sees
+	 * ESC, which abandons the message; in command mode ESC is ignored. */
+	rc = transport_write(m->transport, &esc, 1, MODEM_SYNC_TIMEOUT_MS);
+	if (rc < 0 && modem_is_device_error(rc)) {
+		snprintf(err, errlen, "modem %s: %s", m->name, strerror(-rc));
+		return rc;
+	}
 	transport_flush_input(m->transport);
 	for (i = 0; i < MODEM_SYNC_TRIES; i++) {
 		struct at_response r;
@@ -1040,7 +1049,16 @@ modem_send_pdu(struct modem *m, unsigned tpdu_len, const char *hex,
 		return rc;
 	}
 
-	if (rc == 0) {
+	if (rc == 0 && stage == AT_PDU_NOT_SENT &&
+	    resp.result != AT_RESULT_CMS_ERROR &&
+	    resp.result != AT_RESULT_CME_ERROR) {
+		/* A final result where the prompt belonged: a late answer
+		 * to an earlier command, or a refusal.  Either way the PDU
+		 * never left; whatever the modem makes of the prompt it
+		 * may still send is cleared by the next sync's ESC. */
+		r.outcome = resp.result == AT_RESULT_OK ?
+		    MODEM_SEND_NOT_SENT : MODEM_SEND_REJECTED;
+	} else if (rc == 0) {
 		modem_send_classify(&resp, &r);
 	} else {
 		/* No answer: whether the PDU may be out there depends on

@@ -457,6 +457,26 @@ test_at_overlong_line_dropped(void **state)
 	assert_string_equal(f->urcs.lines[0], "+CMTI: \"SM\",1|");
 }
 
+/* The channel's receive buffer (2 * AT_LINE_MAX in at.c): a line that
+ * fills it is dropped as noise. */
+#define AT_TEST_RX_MAX	2048
+
+/* An overlong line that fills the buffer exactly, its line end in the
+ * next chunk: the line after it is kept. */
+static void
+test_at_overlong_line_exact_fill(void **state)
+{
+	struct fixture *f = *state;
+	char junk[AT_TEST_RX_MAX];
+
+	memset(junk, 'X', sizeof(junk) - 1);
+	junk[sizeof(junk) - 1] = '\0';
+	assert_int_equal(modem_says(f, junk), 0);
+	assert_int_equal(modem_says(f, "\r\n+CMTI: \"SM\",2\r\n"), 0);
+	assert_int_equal(f->urcs.count, 1);
+	assert_string_equal(f->urcs.lines[0], "+CMTI: \"SM\",2|");
+}
+
 static void
 check_final(struct fixture *f, const char *reply, enum at_result result,
     int error)
@@ -760,6 +780,7 @@ main(void)
 		T(test_at_cmt_pdu_in_fragments),
 		T(test_at_poll_drops_stray_results),
 		T(test_at_overlong_line_dropped),
+		T(test_at_overlong_line_exact_fill),
 		T(test_at_final_result_table),
 		T(test_at_cmgr_pdu_line),
 		T(test_at_send_pdu_ok),

@@ -674,6 +674,21 @@ test_modem_send_timeout_unknown(void **state)
 	assert_int_equal(res.device_gone, 0);
 }
 
+/* OK where the prompt belongs (a late answer to an earlier command):
+ * the PDU never left, so the message is not sent. */
+static void
+test_modem_send_ok_instead_of_prompt(void **state)
+{
+	struct fixture *f = *state;
+	struct modem_send_result res;
+
+	fm_add(f, "AT+CMGS=35", "\r\nOK\r\n", 0, FM_REPLY);
+	start_ready(f);
+	assert_int_equal(modem_send_pdu(f->modem, 35, PDU_SUBMIT, &res), 0);
+	assert_int_equal(res.outcome, MODEM_SEND_NOT_SENT);
+	assert_int_equal(fm_count(f, PDU_SUBMIT), 0);
+}
+
 static void
 test_modem_send_prompt_timeout_not_sent(void **state)
 {
@@ -1027,6 +1042,7 @@ main(void)
 		T(test_modem_send_ok),
 		T(test_modem_send_rejected),
 		T(test_modem_send_timeout_unknown),
+		T(test_modem_send_ok_instead_of_prompt),
 		T(test_modem_send_prompt_timeout_not_sent),
 		T(test_modem_send_device_gone),
 		T(test_modem_send_device_gone_before_prompt),
