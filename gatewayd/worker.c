@@ -56,6 +56,9 @@
  * is not slow but stuck. */
 #define WORKER_PROMPT_MS	(10 * 1000)
 
+/* Pause after the store failed to hand out a message. */
+#define WORKER_STORE_RETRY_MS	1000
+
 /* Reconnect backoff after the modem went away or failed to initialise. */
 #define WORKER_RECONNECT_MIN_MS	1000
 #define WORKER_RECONNECT_MAX_MS	(30 * 1000)
@@ -93,6 +96,9 @@ struct worker {
 	int			rescan;		/* list all stored messages */
 	int			reinit;		/* the modem rebooted */
 	int64_t			health_due;	/* monotonic ms */
+	/* No claims before this (monotonic ms): the modem refused to send
+	 * for a reason of its own, or the store failed. */
+	int64_t			claim_after;
 	int64_t			reconnect_ms;
 };
 
@@ -399,11 +405,17 @@ worker_rejected(struct worker *w, const struct store_message *msg,
 		    (long long)msg->id, w->name, res->cms_error);
 		break;
 	case MODEM_CMS_LOCAL:
+		/* No SMSC, SIM trouble, a modem failure: every message would
+		 * meet it.  The message waits without losing a retry, and
+		 * this modem claims nothing until the pause is over, so a
+		 * misconfiguration does not fail the whole queue. */
 		log_error("worker: modem refuses to send modem=%s cms=%d "
 		    "(configuration or SIM problem)", w->name,
 		    res->cms_error);
 		worker_set_state(w, "error", why);
-		worker_retry_or_fail(w, msg, why, WORKER_LOCAL_RETRY_MS);
+		store_transition(w->store, msg->id, STORE_SENDING,
+		    STORE_QUEUED, why, clock_now_ms() + WORKER_LOCAL_RETRY_MS);
+		w->claim_after = clock_mono_ms() + WORKER_LOCAL_RETRY_MS;
 		break;
 	case MODEM_CMS_TEMPORARY:
 		worker_retry_or_fail(w, msg, why,
@@ -447,9 +459,15 @@ worker_send(struct worker *w, struct store_message *msg)
 	for (i = 0; i < enc.nparts; i++) {
 		int seq = (int)i + 1;
 
-		/* W3: a retry resumes after the parts already sent. */
-		if (store_part_state(w->store, msg->id, seq, &ps) == 0 &&
-		    ps == STORE_PART_SENT)
+		/* W3: a retry resumes after the parts already sent.  If the
+		 * store cannot say, nothing is sent: guessing "not sent"
+		 * could send a part twice. */
+		if (store_part_state(w->store, msg->id, seq, &ps) < 0) {
+			worker_retry_or_fail(w, msg, "store error before "
+			    "sending", worker_retry_delay(msg->attempts));
+			goto out;
+		}
+		if (ps == STORE_PART_SENT)
 			continue;
 
 		/* W1: on disk before the Ctrl-Z. */
@@ -469,7 +487,17 @@ worker_send(struct worker *w, struct store_message *msg)
 
 		switch (res.outcome) {
 		case MODEM_SEND_OK:
-			store_part_sent(w->store, msg->id, seq, res.mr);
+			if (store_part_sent(w->store, msg->id, seq, res.mr) <
+			    0) {
+				/* The part went out but the store cannot say
+				 * so: a retry would send it again (W2). */
+				snprintf(reason, sizeof(reason), "part %d/%zu "
+				    "sent but not recorded (store error)", seq,
+				    enc.nparts);
+				store_transition(w->store, msg->id,
+				    STORE_SENDING, STORE_UNKNOWN, reason, 0);
+				goto out;
+			}
 			log_info("worker: part sent id=%lld modem=%s "
 			    "part=%d/%zu mr=%d", (long long)msg->id, w->name,
 			    seq, enc.nparts, res.mr);
@@ -522,13 +550,16 @@ worker_send_due(struct worker *w)
 	struct store_message msg;
 	int rc;
 
-	while (!atomic_load(&w->stopping)) {
+	/* A modem that rebooted is initialised again before it sends. */
+	while (!atomic_load(&w->stopping) && !w->reinit &&
+	    clock_mono_ms() >= w->claim_after) {
 		rc = store_claim_next(w->store, w->name, clock_now_ms(), &msg);
 		if (rc == -ENOENT)
 			return 0;
 		if (rc < 0) {
 			log_error("worker: claim failed modem=%s rc=%d",
 			    w->name, rc);
+			w->claim_after = clock_mono_ms() + WORKER_STORE_RETRY_MS;
 			return 0;
 		}
 		rc = worker_send(w, &msg);
@@ -550,10 +581,14 @@ worker_send_due(struct worker *w)
 static int
 worker_timeout(struct worker *w)
 {
-	int64_t now = clock_now_ms(), when = 0, wait;
+	int64_t now = clock_now_ms(), mono = clock_mono_ms(), when = 0, wait;
 
-	wait = w->health_due - clock_mono_ms();
-	if (store_next_due(w->store, w->name, now, &when) == 0) {
+	wait = w->health_due - mono;
+	if (mono < w->claim_after) {
+		/* Claims are paused: the queue waits, the modem does not. */
+		if (w->claim_after - mono < wait)
+			wait = w->claim_after - mono;
+	} else if (store_next_due(w->store, w->name, now, &when) == 0) {
 		if (when == 0 || when - now < wait)
 			wait = when == 0 ? 0 : when - now;
 	}
@@ -675,7 +710,8 @@ worker_round(struct worker *w)
 			log_notice("worker: incomplete inbound texts "
 			    "released modem=%s", w->name);
 		w->health_due = clock_mono_ms() + WORKER_HEALTH_EVERY_MS;
-		worker_set_state(w, "ready", NULL);
+		worker_set_state(w, clock_mono_ms() < w->claim_after ?
+		    "error" : "ready", NULL);
 
 		/* A modem that refused every AT+CNMI setting, or lost a
 		 * +CMTI, still has its messages read within a minute. */

@@ -272,6 +272,65 @@ test_e2e_faults_inbound_while_down(void **state)
 	json_decref(m);
 }
 
+/* Wait until message 'id' is queued again with 'attempts' claims. */
+static json_t *
+wait_requeued(long long id, long long attempts)
+{
+	int64_t deadline = clock_mono_ms() + E2E_DEADLINE_MS;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/messages/%lld", id);
+	while (clock_mono_ms() < deadline) {
+		json_t *j = NULL;
+		const char *st;
+
+		if (e2e_http(&env, "GET", path, NULL, env.token, &j) == 200) {
+			st = json_string_value(json_object_get(j, "state"));
+			if (st != NULL && strcmp(st, "queued") == 0 &&
+			    json_integer_value(json_object_get(j,
+			    "attempts")) == attempts)
+				return j;
+		}
+		json_decref(j);
+		e2e_pause();
+	}
+	return NULL;
+}
+
+/*
+ * +CMS ERROR 330 (no SMSC address) is the modem's configuration, not the
+ * message's fault: the message waits without failing and the modem shows
+ * the error (it claims nothing more for a while, so the rest of the queue
+ * keeps its retries).  Last in the group: the pause outlasts the test.
+ */
+static void
+test_e2e_faults_modem_config_error(void **state)
+{
+	long long first;
+	const char *reason, *st;
+	json_t *m, *j = NULL;
+
+	(void)state;
+	sim_ok("fault cms 330 5");
+	first = e2e_send(&env, "+15551234567", "Blocked by a missing SMSC");
+	assert_true(first > 0);
+	m = wait_requeued(first, 1);
+	assert_non_null(m);
+	reason = json_string_value(json_object_get(m, "reason"));
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "+CMS ERROR 330"));
+	json_decref(m);
+
+	assert_int_equal(e2e_http(&env, "GET", "/api/v1/modems", NULL,
+	    env.token, &j), 200);
+	st = json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "modems"), 0), "state"));
+	assert_non_null(st);
+	assert_string_equal(st, "error");
+	json_decref(j);
+	sim_ok("fault none");
+}
+
 int
 main(void)
 {
@@ -283,6 +342,7 @@ main(void)
 		cmocka_unit_test(test_e2e_faults_hung_modem),
 		cmocka_unit_test(test_e2e_faults_noise_and_urc_inside),
 		cmocka_unit_test(test_e2e_faults_inbound_while_down),
+		cmocka_unit_test(test_e2e_faults_modem_config_error),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
