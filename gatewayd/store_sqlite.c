@@ -1599,7 +1599,10 @@ sq_inbound_link(struct store_sqlite *s, const struct store_inbound_part *part,
 
 /*
  * A part whose set was assembled already, resent by the network (same
- * seq, same text, another PDU): the message it belongs to, or 0.
+ * seq, same text, same service centre time stamp, another PDU): the
+ * message it belongs to, or 0.  The time stamp tells a resend from the
+ * sender's own second message that happens to reuse the reference and
+ * the text: the service centre stamps each submission anew.
  */
 static int
 sq_inbound_resent(struct store_sqlite *s, const struct store_inbound_part *part,
@@ -1611,7 +1614,8 @@ sq_inbound_resent(struct store_sqlite *s, const struct store_inbound_part *part,
 	rc = sq_prepare(s, "inbound_resent", "SELECT message_id"
 	    " FROM inbound_pdus WHERE modem = ?1 AND originator = ?2 AND"
 	    " ref = ?3 AND total = ?4 AND seq = ?5 AND text = ?6 AND"
-	    " message_id IS NOT NULL AND stored_at >= ?7"
+	    " message_id IS NOT NULL AND stored_at >= ?7 AND"
+	    " received_at = ?8"
 	    " ORDER BY id DESC LIMIT 1", &st);
 	if (rc < 0)
 		return rc;
@@ -1619,6 +1623,7 @@ sq_inbound_resent(struct store_sqlite *s, const struct store_inbound_part *part,
 	sqlite3_bind_int64(st, 5, part->seq);
 	sqlite3_bind_text(st, 6, part->text, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, now - SQ_RESEND_WINDOW_MS);
+	sqlite3_bind_int64(st, 8, part->received_at);
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {

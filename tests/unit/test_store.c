@@ -1156,6 +1156,41 @@ test_store_inbound_duplicate_seq(void **state)
 	    " WHERE message_id IS NULL"), 0);
 }
 
+/* The sender's second message reusing the reference and the text is a
+ * new message, not a resend: its time stamp differs. */
+static void
+test_store_inbound_same_ref_new_message(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_inbound_part p = {
+		.modem = "office-1", .from = "+15559876543", .text = "Same ",
+		.encoding = "gsm7", .ref = 11, .seq = 1, .total = 2,
+	};
+	int64_t first = 0, second = 0;
+
+	p.pdu = "AB01";
+	p.received_at = 5000;
+	assert_int_equal(store_inbound_add(fx->store, &p, &first), 0);
+	p.pdu = "AB02";
+	p.seq = 2;
+	p.text = "text";
+	assert_int_equal(store_inbound_add(fx->store, &p, &first), 0);
+	assert_true(first > 0);
+
+	p.pdu = "AC01";
+	p.seq = 1;
+	p.text = "Same ";
+	p.received_at = 9000;
+	assert_int_equal(store_inbound_add(fx->store, &p, &second), 0);
+	assert_int_equal(second, 0);
+	p.pdu = "AC02";
+	p.seq = 2;
+	p.text = "text";
+	assert_int_equal(store_inbound_add(fx->store, &p, &second), 0);
+	assert_true(second > first);
+	assert_int_equal(count_inbound(fx->store), 2);
+}
+
 static void
 test_store_inbound_bad_seq(void **state)
 {
@@ -1403,6 +1438,7 @@ main(void)
 		T(test_store_inbound_single),
 		T(test_store_inbound_multipart_any_order),
 		T(test_store_inbound_duplicate_seq),
+		T(test_store_inbound_same_ref_new_message),
 		T(test_store_inbound_bad_seq),
 		T(test_store_inbound_flush),
 		T(test_store_impossible_state),
