@@ -410,13 +410,21 @@ api_query_each(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
 {
 	struct api_query *q = cls;
+	char name[33];
+	size_t i;
 
 	(void)kind;
 	if (api_query_param(q, key, value) == 0)
 		return MHD_YES;
+
+	/* The client's bytes go into a JSON string: keep printable ASCII
+	 * only, so a cut or invalid UTF-8 sequence cannot break it. */
+	for (i = 0; key[i] != '\0' && i < sizeof(name) - 1; i++)
+		name[i] = key[i] >= 0x20 && key[i] < 0x7f ? key[i] : '?';
+	name[i] = '\0';
 	snprintf(q->error, sizeof(q->error), "bad or repeated parameter "
-	    "\"%.32s\" (direction=inbound|outbound, state=<state>, "
-	    "limit=1-%d, before=<id>)", key, API_LIMIT_MAX);
+	    "\"%s\" (direction=inbound|outbound, state=<state>, "
+	    "limit=1-%d, before=<id>)", name, API_LIMIT_MAX);
 	return MHD_NO;
 }
 

@@ -441,12 +441,38 @@ conf_read_modem(struct conf_ctx *cx, const config_setting_t *g, size_t i,
 	    &m->send_timeout);
 }
 
+/*
+ * Modem 'i' shares neither its name nor its device with an earlier one:
+ * two workers on one port would take each other's answers.  Each
+ * "virtual" device is a modem of its own.
+ */
+static int
+conf_check_unique(struct conf_ctx *cx, const config_setting_t *g,
+    const struct conf_modem *m, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++) {
+		if (strcmp(m[j].name, m[i].name) == 0)
+			return conf_fail(cx, config_setting_get_member(g,
+			    "name"), "modems[%zu].name: \"%s\" is already "
+			    "the name of modems[%zu]", i, m[i].name, j);
+		if (strcmp(m[i].device, "virtual") != 0 &&
+		    strcmp(m[j].device, m[i].device) == 0)
+			return conf_fail(cx, config_setting_get_member(g,
+			    "device"), "modems[%zu].device: \"%s\" is "
+			    "already the device of modems[%zu]", i,
+			    m[i].device, j);
+	}
+	return 0;
+}
+
 static int
 conf_read_modems(struct conf_ctx *cx, const config_setting_t *root,
     struct conf *c)
 {
 	const config_setting_t *list, *g;
-	size_t i, j, n;
+	size_t i, n;
 
 	list = config_setting_get_member(root, "modems");
 	if (list == NULL)
@@ -468,13 +494,8 @@ conf_read_modems(struct conf_ctx *cx, const config_setting_t *root,
 		g = config_setting_get_elem(list, (unsigned)i);
 		if (conf_read_modem(cx, g, i, &c->modems[i]) < 0)
 			return -1;
-		for (j = 0; j < i; j++)
-			if (strcmp(c->modems[j].name, c->modems[i].name) == 0)
-				return conf_fail(cx,
-				    config_setting_get_member(g, "name"),
-				    "modems[%zu].name: \"%s\" is already the "
-				    "name of modems[%zu]", i, c->modems[i].name,
-				    j);
+		if (conf_check_unique(cx, g, c->modems, i) < 0)
+			return -1;
 	}
 	return 0;
 }

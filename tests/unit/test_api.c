@@ -955,6 +955,8 @@ test_api_list_invalid_parameters(void **state)
 		"limit=10x", "direction=sideways", "direction=",
 		"state=nope", "state=QUEUED", "before=0", "before=-1",
 		"before=abc", "page=2", "limit=5&limit=6", "direction",
+		/* Names that are not UTF-8, or get cut inside a character. */
+		"%ff=1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa%C3%A9=1",
 	};
 	struct fixture *f = *state;
 	char path[128];

@@ -316,6 +316,12 @@ test_conf_modem_name_errors(void **state)
 	    " { name = \"b\"; device = \"virtual\"; },\n"
 	    " { device = \"virtual\";\n   name = \"a\"; }\n);\n",
 	    7, "modems[2].name: \"a\" is already the name of modems[0]");
+	/* Two modems on one port would take each other's answers. */
+	expect_error(L1_HTTP L2_DB "modems = (\n"
+	    " { name = \"a\"; device = \"/dev/ttyUSB2\"; },\n"
+	    " { name = \"b\";\n   device = \"/dev/ttyUSB2\"; }\n);\n",
+	    6, "modems[1].device: \"/dev/ttyUSB2\" is already the device "
+	    "of modems[0]");
 }
 
 static void
