@@ -520,7 +520,19 @@ modem_enter_pin(struct modem *m, const char *pin, char *err, size_t errlen)
 
 	snprintf(cmd, sizeof(cmd), "AT+CPIN=\"%s\"", pin);
 	rc = modem_at(m, cmd, NULL, MODEM_PIN_TIMEOUT_MS, &r);
-	if (rc == -EPROTO) {
+	if (rc == -EPROTO && r.result == AT_RESULT_CME_ERROR &&
+	    r.error != 16) {
+		/* 14 SIM busy, 10/13 SIM missing or failed, 3 not allowed
+		 * now: not a verdict on the PIN, which may be tried again
+		 * (TS 27.007 9.2.1; 16 is "incorrect password"). */
+		log_warn("modem: pin-not-taken modem=%s error=%d", m->name,
+		    r.error);
+		snprintf(err, errlen, "SIM in modem %s did not take the PIN "
+		    "(+CME ERROR %d); will try again", m->name, r.error);
+		rc = -EAGAIN;
+	} else if (rc == -EPROTO) {
+		/* 16, or an answer that does not say why: count it as a
+		 * refusal, since a SIM locks after three. */
 		modem_pin_rejected(m, pin);
 		log_error("modem: pin-rejected modem=%s error=%d", m->name,
 		    r.error);

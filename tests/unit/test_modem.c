@@ -468,6 +468,24 @@ test_modem_init_pin_wrong_never_retried(void **state)
 	assert_int_equal(fm_count(f, "AT+CPIN=\"1111\""), 1);
 }
 
+/* "SIM busy" is no verdict on the PIN: it is tried again next time. */
+static void
+test_modem_init_pin_sim_busy_retried(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+
+	fm_add(f, "AT+CPIN?", "\r\n+CPIN: SIM PIN\r\n" OK, 0, FM_REPLY);
+	fm_add(f, "AT+CPIN=\"2222\"", "\r\n+CME ERROR: 14\r\n", 0, FM_REPLY);
+	start(f);
+	assert_int_equal(modem_init(f->modem, "2222", err, sizeof(err)),
+	    -EAGAIN);
+	assert_non_null(strstr(err, "did not take"));
+	assert_int_equal(modem_init(f->modem, "2222", err, sizeof(err)),
+	    -EAGAIN);
+	assert_int_equal(fm_count(f, "AT+CPIN=\"2222\""), 2);
+}
+
 static void
 test_modem_init_pin_last_attempt(void **state)
 {
@@ -1029,6 +1047,7 @@ main(void)
 		T(test_modem_init_pin_entered),
 		T(test_modem_init_pin_missing),
 		T(test_modem_init_pin_wrong_never_retried),
+		T(test_modem_init_pin_sim_busy_retried),
 		T(test_modem_init_pin_last_attempt),
 		T(test_modem_init_pin_invalid),
 		T(test_modem_init_puk),
