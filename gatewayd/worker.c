@@ -92,6 +92,11 @@ struct worker {
 	struct store		*store;
 	struct modem		*modem;
 	int			pending[WORKER_PENDING_MAX];
+	/* PDUs given directly (+CMT, +CDS), stored once the running send
+	 * is recorded: a report that overtakes its part's MR would match
+	 * nothing. */
+	char			*direct[WORKER_PENDING_MAX];
+	size_t			ndirect;
 	size_t			npending;
 	int			rescan;		/* list all stored messages */
 	int			reinit;		/* the modem rebooted */
@@ -138,10 +143,14 @@ worker_on_event(const struct modem_event *ev, void *arg)
 	struct worker *w = arg;
 
 	/* A PDU routed to us directly (+CMT, +CDS) is on no SIM: storing it
-	 * is all there is to do, and the store needs no AT command.  With
-	 * AT+CSMS=0 no acknowledgement is due. */
+	 * is all there is to do (with AT+CSMS=0 no acknowledgement is due),
+	 * after the send in progress is recorded.  Should the queue be
+	 * full, or memory short, it is stored at once. */
 	if (ev->pdu != NULL && ev->index < 0) {
-		if (worker_store_inbound(w, ev->pdu) < 0)
+		if (w->ndirect < WORKER_PENDING_MAX &&
+		    (w->direct[w->ndirect] = strdup(ev->pdu)) != NULL)
+			w->ndirect++;
+		else if (worker_store_inbound(w, ev->pdu) < 0)
 			log_error("worker: direct pdu not stored modem=%s",
 			    w->name);
 		return;
@@ -310,11 +319,27 @@ worker_receive_all(struct worker *w)
 	return rc < 0 ? rc : 0;
 }
 
+/* Store the direct PDUs in arrival order. */
+static void
+worker_store_direct(struct worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->ndirect; i++) {
+		if (worker_store_inbound(w, w->direct[i]) < 0)
+			log_error("worker: direct pdu not stored modem=%s",
+			    w->name);
+		free(w->direct[i]);
+	}
+	w->ndirect = 0;
+}
+
 static int
 worker_receive_pending(struct worker *w)
 {
 	int rc = 0;
 
+	worker_store_direct(w);
 	if (w->rescan) {
 		w->rescan = 0;
 		w->npending = 0;
@@ -626,6 +651,7 @@ worker_disconnect(struct worker *w, const char *why)
 		modem_close(w->modem);
 		w->modem = NULL;
 	}
+	worker_store_direct(w);
 	w->npending = 0;
 	w->rescan = 0;
 	w->reinit = 0;
@@ -764,6 +790,7 @@ worker_main(void *arg)
 			    "the modem stopped answering" : strerror(-rc));
 	}
 
+	worker_store_direct(w);
 	if (w->modem != NULL)
 		modem_close(w->modem);
 	store_close(w->store);
