@@ -730,8 +730,8 @@ modem_set_indications(struct modem *m)
 		if (rc != -EPROTO)
 			return rc;
 	}
-	/* XXX: without +CMTI new messages are only found by listing the
-	 * storage; the worker must then poll it. */
+	/* Without +CMTI new messages are found only by listing the storage,
+	 * which the worker does on every health poll (once a minute). */
 	log_warn("modem: no-indications modem=%s reason=cnmi-refused",
 	    m->name);
 	m->cnmi = "none";
