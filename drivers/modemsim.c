@@ -982,27 +982,40 @@ msim_h_ident(struct modemsim *sim, const char *name, enum msim_op op,
 	return msim_ok;
 }
 
+/*
+ * A setting that is one integer 0..max: "AT+X?" reads it, "AT+X=?" lists
+ * 'range' as the modem prints it, "AT+X=n" sets it (a missing n means 0,
+ * as V.250 wants).
+ */
 static struct msim_res
-msim_h_cmee(struct modemsim *sim, const char *name, enum msim_op op,
-    const char *params, struct msim_buf *lines)
+msim_int_setting(enum msim_op op, const char *params, struct msim_buf *lines,
+    const char *cmd, const char *range, int max, int *value)
 {
 	struct msim_params p;
 	int n;
 
-	(void)name;
 	if (op == MSIM_OP_READ) {
-		buf_printf(lines, "+CMEE: %d\r\n", sim->cmee);
+		buf_printf(lines, "+%s: %d\r\n", cmd, *value);
 		return msim_ok;
 	}
 	if (op == MSIM_OP_TEST) {
-		buf_str(lines, "+CMEE: (0-2)\r\n");
+		buf_printf(lines, "+%s: %s\r\n", cmd, range);
 		return msim_ok;
 	}
 	if (op != MSIM_OP_SET || msim_params_parse(params, &p) < 0 ||
-	    p.n > 1 || msim_param_int(&p, 0, 0, 2, 0, &n) < 0)
+	    p.n > 1 || msim_param_int(&p, 0, 0, max, 0, &n) < 0)
 		return msim_error;
-	sim->cmee = n;
+	*value = n;
 	return msim_ok;
+}
+
+static struct msim_res
+msim_h_cmee(struct modemsim *sim, const char *name, enum msim_op op,
+    const char *params, struct msim_buf *lines)
+{
+	(void)name;
+	return msim_int_setting(op, params, lines, "CMEE", "(0-2)", 2,
+	    &sim->cmee);
 }
 
 static struct msim_res
@@ -1070,23 +1083,9 @@ static struct msim_res
 msim_h_cmgf(struct modemsim *sim, const char *name, enum msim_op op,
     const char *params, struct msim_buf *lines)
 {
-	struct msim_params p;
-	int n;
-
 	(void)name;
-	if (op == MSIM_OP_READ) {
-		buf_printf(lines, "+CMGF: %d\r\n", sim->cmgf);
-		return msim_ok;
-	}
-	if (op == MSIM_OP_TEST) {
-		buf_str(lines, "+CMGF: (0,1)\r\n");
-		return msim_ok;
-	}
-	if (op != MSIM_OP_SET || msim_params_parse(params, &p) < 0 ||
-	    p.n > 1 || msim_param_int(&p, 0, 0, 1, 0, &n) < 0)
-		return msim_error;
-	sim->cmgf = n;
-	return msim_ok;
+	return msim_int_setting(op, params, lines, "CMGF", "(0,1)", 1,
+	    &sim->cmgf);
 }
 
 static struct msim_res
