@@ -5,6 +5,8 @@
  * the modem does the same, a pulled cable and line noise lose nothing, and
  * messages that arrived while the daemon was down are read at start.
  */
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -272,6 +275,54 @@ test_e2e_faults_inbound_while_down(void **state)
 	json_decref(m);
 }
 
+/*
+ * The daemon died between the "> " prompt and the Ctrl-Z: the modem still
+ * waits for PDU text and would take every "AT" as part of it.  The next
+ * start must get it back to commands (ESC) and run.
+ */
+static void
+test_e2e_faults_modem_left_at_prompt(void **state)
+{
+	int64_t deadline;
+	char buf[64];
+	size_t got = 0;
+	long long id;
+	json_t *m;
+	int fd;
+
+	(void)state;
+	assert_int_equal(e2e_gateway_stop(&env), 0);
+
+	fd = open(env.link, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "AT+CMGS=35\r", 11), 11);
+	deadline = clock_mono_ms() + E2E_DEADLINE_MS;
+	while (clock_mono_ms() < deadline && got < sizeof(buf) - 1) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n > 0)
+			got += (size_t)n;
+		buf[got] = '\0';
+		if (strstr(buf, "> ") != NULL)
+			break;
+	}
+	assert_non_null(strstr(buf, "> "));
+	/* Half a PDU, then the "crash". */
+	assert_int_equal(write(fd, "0001000B91", 10), 10);
+	close(fd);
+
+	assert_int_equal(e2e_gateway_start(&env), 0);
+	id = e2e_send(&env, "+15551234567", "After the half-sent PDU");
+	assert_true(id > 0);
+	m = e2e_wait_state(&env, id, "delivered");
+	assert_non_null(m);
+	json_decref(m);
+}
+
 /* Wait until message 'id' is queued again with 'attempts' claims. */
 static json_t *
 wait_requeued(long long id, long long attempts)
@@ -342,6 +393,7 @@ main(void)
 		cmocka_unit_test(test_e2e_faults_hung_modem),
 		cmocka_unit_test(test_e2e_faults_noise_and_urc_inside),
 		cmocka_unit_test(test_e2e_faults_inbound_while_down),
+		cmocka_unit_test(test_e2e_faults_modem_left_at_prompt),
 		cmocka_unit_test(test_e2e_faults_modem_config_error),
 	};
 
