@@ -419,7 +419,7 @@ api_query_each(void *cls, enum MHD_ValueKind kind, const char *key,
 
 	/* The client's bytes go into a JSON string: keep printable ASCII
 	 * only, so a cut or invalid UTF-8 sequence cannot break it. */
-	for (i = 0; key[i] != '\0' && i < sizeof(name) - 1; i++)
+	for (i = 0; i < sizeof(name) - 1 && key[i] != '\0'; i++)
 		name[i] = key[i] >= 0x20 && key[i] < 0x7f ? key[i] : '?';
 	name[i] = '\0';
 	snprintf(q->error, sizeof(q->error), "bad or repeated parameter "

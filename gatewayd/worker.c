@@ -584,7 +584,8 @@ worker_send_due(struct worker *w)
 		if (rc < 0) {
 			log_error("worker: claim failed modem=%s rc=%d",
 			    w->name, rc);
-			w->claim_after = clock_mono_ms() + WORKER_STORE_RETRY_MS;
+			w->claim_after = clock_mono_ms() +
+			    WORKER_STORE_RETRY_MS;
 			return 0;
 		}
 		rc = worker_send(w, &msg);

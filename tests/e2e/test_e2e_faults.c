@@ -284,7 +284,7 @@ static void
 test_e2e_faults_modem_left_at_prompt(void **state)
 {
 	int64_t deadline;
-	char buf[64];
+	char buf[64] = "";
 	size_t got = 0;
 	long long id;
 	json_t *m;
