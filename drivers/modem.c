@@ -768,11 +768,25 @@ static int
 modem_identity(struct modem *m, const char *cmd, char *out, size_t len)
 {
 	struct at_response r;
+	char label[16];
+	size_t i;
 	int rc;
 
+	/* These commands name no response prefix, so a vendor URC the AT
+	 * layer does not know ("+QIURC: ...", "^RSSI: ...") can land among
+	 * the lines: take the first that is bare or carries the command's
+	 * own label ("+CGSN: ..."). */
+	snprintf(label, sizeof(label), "%s:", cmd + 2);
 	rc = modem_at(m, cmd, NULL, MODEM_CMD_TIMEOUT_MS, &r);
-	if (rc == 0 && r.nlines > 0)
-		modem_clean_identity(r.lines[0], out, len);
+	for (i = 0; rc == 0 && i < r.nlines; i++) {
+		const char *line = r.lines[i];
+
+		if ((line[0] != '+' && line[0] != '^') ||
+		    modem_starts_with(line, label)) {
+			modem_clean_identity(line, out, len);
+			break;
+		}
+	}
 	at_response_release(&r);
 	return rc == -EPROTO ? 0 : rc;
 }

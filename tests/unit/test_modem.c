@@ -583,14 +583,19 @@ test_modem_init_storage_partial(void **state)
 	    "(\"SM\",\"ME\")\r\n" OK, 0, FM_REPLY);
 	fm_add(f, "AT+CPMS=\"ME\",\"ME\",\"ME\"", "\r\n+CPMS: 0,9,0,9,0,9\r\n"
 	    OK, 0, FM_REPLY);
-	/* SIMCom-style identity, with its "+CGMR:" label. */
+	/* SIMCom-style identity, with its "+CGMR:" label; a vendor URC the
+	 * AT layer does not know arrives before the model. */
 	fm_add(f, "AT+CGMR", "\r\n+CGMR: LE20B04SIM7600G22\r\n" OK, 0,
 	    FM_REPLY);
+	fm_add(f, "AT+CGMM", "\r\n+QIURC: \"pdpdeact\",1\r\n\r\nSIMCOM_SIM7600G"
+	    "\r\n" OK, 0, FM_REPLY);
 	fm_add(f, "AT+CGSN", "\r\n866272040123456\r\n" OK, 0, FM_REPLY);
 	start(f);
 	assert_int_equal(modem_init(f->modem, NULL, err, sizeof(err)), 0);
 	assert_string_equal(modem_info_peek(f->modem)->revision,
 	    "LE20B04SIM7600G22");
+	assert_string_equal(modem_info_peek(f->modem)->model,
+	    "SIMCOM_SIM7600G");
 	assert_string_equal(modem_info_peek(f->modem)->imei,
 	    "866272040123456");
 	assert_int_equal(fm_count(f, "AT+CPMS=\"ME\",\"ME\",\"ME\""), 1);
