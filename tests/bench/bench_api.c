@@ -31,11 +31,7 @@
  * Exit status: 0 when every message was accepted and sent, 1 otherwise.
  */
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -43,37 +39,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../e2e/harness.h"
 #include "smsgw/clock.h"
-#include "smsgw/modemsim.h"
 
 #define BENCH_API_MESSAGES	2000
 #define BENCH_API_MESSAGES_MAX	100000
 #define BENCH_API_CLIENTS	8
 #define BENCH_API_CLIENTS_MAX	64
 #define BENCH_API_LIMIT_S	300
-#define BENCH_API_START_MS	30000	/* both programs up and ready */
-#define BENCH_API_STOP_MS	15000	/* SIGTERM to exit */
 #define BENCH_API_HTTP_MS	10000	/* one request */
-#define BENCH_API_RECHECK_MS	10	/* between two checks */
 #define BENCH_API_PAGE		1000	/* API_LIMIT_MAX of the list */
 
 struct bench_api {
-	char	dir[256];
-	char	conf[320];
-	char	db[320];
-	char	link[320];
-	char	control[320];
-	char	url[64];
+	struct e2e	*env;	/* the processes and their folder */
 	char	auth[128];	/* the Authorization header */
-	char	bindir[256];
-	int	port;
 	int	messages;
 	int	clients;
 	int	report_delay_ms;	/* -1: modemsim's default */
@@ -90,14 +72,8 @@ struct bench_api_load {
 	double			*latency_ms;	/* per message; <0 none */
 };
 
-struct bench_api_buf {
-	char	*data;
-	size_t	len;
-};
-
-/* The children, for the watchdog: it may only kill and exit. */
-static volatile pid_t bench_api_sim_pid;
-static volatile pid_t bench_api_gw_pid;
+/* The processes, also for the watchdog: it may only kill and exit. */
+static struct e2e bench_api_env_procs;
 
 static void
 bench_api_watchdog(int sig)
@@ -106,21 +82,13 @@ bench_api_watchdog(int sig)
 	    "killing gatewayd and modemsim\n";
 
 	(void)sig;
-	if (bench_api_gw_pid > 0)
-		kill(bench_api_gw_pid, SIGKILL);
-	if (bench_api_sim_pid > 0)
-		kill(bench_api_sim_pid, SIGKILL);
+	if (bench_api_env_procs.gw_pid > 0)
+		kill(bench_api_env_procs.gw_pid, SIGKILL);
+	if (bench_api_env_procs.sim_pid > 0)
+		kill(bench_api_env_procs.sim_pid, SIGKILL);
 	if (write(2, msg, sizeof(msg) - 1) < 0)
 		_exit(3);
 	_exit(3);
-}
-
-static void
-bench_api_pause(void)
-{
-	struct timespec ts = { 0, BENCH_API_RECHECK_MS * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 static double
@@ -151,243 +119,12 @@ bench_api_env(const char *name, int def, int min, int max)
 	return (int)v;
 }
 
-/* SIGTERM, then wait up to BENCH_API_STOP_MS; SIGKILL after that.
- * Returns the exit status, or -1 when it died of a signal or was killed. */
-static int
-bench_api_stop(volatile pid_t *pidp, const char *what)
-{
-	int64_t deadline = clock_mono_ms() + BENCH_API_STOP_MS;
-	pid_t pid = *pidp;
-	int status, rc = -1;
-
-	if (pid <= 0)
-		return 0;
-	kill(pid, SIGTERM);
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid) {
-			if (WIFEXITED(status))
-				rc = WEXITSTATUS(status);
-			break;
-		}
-		if (r < 0)
-			break;
-		if (clock_mono_ms() >= deadline) {
-			fprintf(stderr, "bench_api: %s ignored SIGTERM, "
-			    "killing it\n", what);
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			break;
-		}
-		bench_api_pause();
-	}
-	*pidp = 0;
-	if (rc != 0)
-		fprintf(stderr, "bench_api: %s exit status %d\n", what, rc);
-	return rc;
-}
-
 static size_t
-bench_api_collect(char *ptr, size_t size, size_t n, void *arg)
+bench_api_discard(char *ptr, size_t size, size_t n, void *arg)
 {
-	struct bench_api_buf *b = arg;
-	char *p;
-
-	if (b == NULL)
-		return size * n;
-	p = realloc(b->data, b->len + size * n + 1);
-	if (p == NULL)
-		return 0;
-	memcpy(p + b->len, ptr, size * n);
-	b->len += size * n;
-	p[b->len] = '\0';
-	b->data = p;
+	(void)ptr;
+	(void)arg;
 	return size * n;
-}
-
-/* A curl handle for 'b' with the token; '*hdrs' is to free. */
-static CURL *
-bench_api_curl(struct bench_api *b, struct curl_slist **hdrs)
-{
-	CURL *c = curl_easy_init();
-
-	*hdrs = NULL;
-	if (c == NULL)
-		return NULL;
-	*hdrs = curl_slist_append(*hdrs, b->auth);
-	*hdrs = curl_slist_append(*hdrs, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)BENCH_API_HTTP_MS);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_api_collect);
-	return c;
-}
-
-/* GET 'path' and parse the answer.  Returns the HTTP status or -1. */
-static long
-bench_api_get(struct bench_api *b, const char *path, json_t **json)
-{
-	struct bench_api_buf buf = { NULL, 0 };
-	struct curl_slist *hdrs;
-	char url[512];
-	long status = -1;
-	CURL *c;
-
-	*json = NULL;
-	c = bench_api_curl(b, &hdrs);
-	if (c == NULL)
-		return -1;
-	snprintf(url, sizeof(url), "%s%s", b->url, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-	if (curl_easy_perform(c) == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (buf.data != NULL)
-			*json = json_loads(buf.data, 0, NULL);
-	}
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
-	free(buf.data);
-	return status;
-}
-
-static int
-bench_api_sim_ready(struct bench_api *b)
-{
-	char *reply = NULL;
-	struct stat st;
-	int rc;
-
-	if (stat(b->link, &st) < 0)
-		return 0;
-	rc = modemsim_control_client(b->control, "stored", 1000, &reply);
-	free(reply);
-	return rc == 0;
-}
-
-/* GET /api/v1/modems answers and the one modem is "ready". */
-static int
-bench_api_gw_ready(struct bench_api *b)
-{
-	json_t *j = NULL, *m, *s;
-	int ready = 0;
-
-	if (bench_api_get(b, "/api/v1/modems", &j) == 200) {
-		m = json_array_get(json_object_get(j, "modems"), 0);
-		s = json_object_get(m, "state");
-		ready = json_is_string(s) &&
-		    strcmp(json_string_value(s), "ready") == 0;
-	}
-	json_decref(j);
-	return ready;
-}
-
-static int
-bench_api_write_conf(struct bench_api *b)
-{
-	FILE *f = fopen(b->conf, "w");
-
-	if (f == NULL)
-		return -1;
-	fprintf(f,
-	    "http = {\n"
-	    "  listen = \"127.0.0.1:%d\";\n"
-	    "  token = \"%s\";\n"
-	    "};\n"
-	    "database = \"%s\";\n"
-	    "log_level = \"warn\";\n"
-	    "modems = (\n"
-	    "  { name = \"bench\"; device = \"%s\"; }\n"
-	    ");\n", b->port, b->auth + strlen("Authorization: Bearer "),
-	    b->db, b->link);
-	return fclose(f) == 0 ? 0 : -1;
-}
-
-/* Print the end of a log file, to see why something did not start. */
-static void
-bench_api_dump(struct bench_api *b, const char *name)
-{
-	char path[400], line[1024];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", b->dir, name);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	fprintf(stderr, "---- %s\n", path);
-	while (fgets(line, sizeof(line), f) != NULL)
-		fputs(line, stderr);
-	fprintf(stderr, "----\n");
-	fclose(f);
-}
-
-/* "<command> <n>" to modemsim; 0 on an "OK" reply, else -1. */
-static int
-bench_api_sim_command(struct bench_api *b, const char *command, int n)
-{
-	char line[64], *reply = NULL;
-	int rc;
-
-	snprintf(line, sizeof(line), "%s %d", command, n);
-	rc = modemsim_control_client(b->control, line, 5000, &reply);
-	if (rc != 0)
-		fprintf(stderr, "bench_api: modemsim %s: %s\n", line,
-		    reply != NULL ? reply : strerror(-rc));
-	free(reply);
-	return rc == 0 ? 0 : -1;
-}
-
-/* modemsim, the configuration, gatewayd; both ready.  Returns 0 or -1. */
-static int
-bench_api_start(struct bench_api *b)
-{
-	char sim[400], gw[400], log[400];
-	char *sim_argv[] = { sim, "--link", b->link, "--control", b->control,
-	    "--latency", "0", "--quiet", NULL };
-	char *gw_argv[] = { gw, "-c", b->conf, NULL };
-	int64_t deadline;
-
-	snprintf(sim, sizeof(sim), "%s/modemsim", b->bindir);
-	snprintf(gw, sizeof(gw), "%s/gatewayd", b->bindir);
-	snprintf(log, sizeof(log), "%s/modemsim.log", b->dir);
-	bench_api_sim_pid = e2e_spawn(sim_argv, log);
-	if (bench_api_sim_pid < 0)
-		return -1;
-	deadline = clock_mono_ms() + BENCH_API_START_MS;
-	while (!bench_api_sim_ready(b)) {
-		if (waitpid(bench_api_sim_pid, NULL, WNOHANG) != 0)
-			bench_api_sim_pid = 0;
-		if (bench_api_sim_pid == 0 || clock_mono_ms() >= deadline) {
-			fprintf(stderr, "bench_api: modemsim did not start\n");
-			bench_api_dump(b, "modemsim.log");
-			return -1;
-		}
-		bench_api_pause();
-	}
-
-	if (b->report_delay_ms >= 0 && bench_api_sim_command(b,
-	    "report-delay", b->report_delay_ms) < 0)
-		return -1;
-
-	if (bench_api_write_conf(b) < 0)
-		return -1;
-	snprintf(log, sizeof(log), "%s/gatewayd.log", b->dir);
-	bench_api_gw_pid = e2e_spawn(gw_argv, log);
-	if (bench_api_gw_pid < 0)
-		return -1;
-	while (!bench_api_gw_ready(b)) {
-		if (waitpid(bench_api_gw_pid, NULL, WNOHANG) != 0)
-			bench_api_gw_pid = 0;
-		if (bench_api_gw_pid == 0 || clock_mono_ms() >= deadline) {
-			fprintf(stderr, "bench_api: gatewayd not ready\n");
-			bench_api_dump(b, "gatewayd.log");
-			return -1;
-		}
-		bench_api_pause();
-	}
-	return 0;
 }
 
 /* One client: POST messages until none is left or time is up. */
@@ -395,20 +132,26 @@ static void *
 bench_api_client(void *arg)
 {
 	struct bench_api_load *l = arg;
-	struct bench_api_buf buf = { NULL, 0 };
-	struct curl_slist *hdrs;
+	struct curl_slist *hdrs = NULL;
 	char url[128], body[256];
 	double t0;
 	long status;
 	CURL *c;
 	int i;
 
-	c = bench_api_curl(l->b, &hdrs);
+	/* One keep-alive handle per client, as a busy client would. */
+	c = curl_easy_init();
 	if (c == NULL)
 		return NULL;
-	snprintf(url, sizeof(url), "%s/api/v1/messages", l->b->url);
+	hdrs = curl_slist_append(hdrs, l->b->auth);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	snprintf(url, sizeof(url), "%s/api/v1/messages", l->b->env->url);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)BENCH_API_HTTP_MS);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_api_discard);
 
 	while ((i = atomic_fetch_add(&l->next, 1)) < l->b->messages &&
 	    clock_mono_ms() < l->b->deadline) {
@@ -416,7 +159,6 @@ bench_api_client(void *arg)
 		    "\"text\": \"Bench %d: your appointment is on Tuesday at "
 		    "9:30 in room 4B.\"}", i, i);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		buf.len = 0;
 		t0 = bench_api_now();
 		status = -1;
 		if (curl_easy_perform(c) == CURLE_OK)
@@ -432,7 +174,6 @@ bench_api_client(void *arg)
 	}
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
-	free(buf.data);
 	return NULL;
 }
 
@@ -443,7 +184,7 @@ bench_api_sim_sent(struct bench_api *b)
 	char *reply = NULL, *p;
 	long n = -1;
 
-	if (modemsim_control_client(b->control, "status", 1000, &reply) == 0 &&
+	if (e2e_sim(b->env, "status", &reply) == 0 &&
 	    (p = strstr(reply, " sent=")) != NULL)
 		n = strtol(p + strlen(" sent="), NULL, 10);
 	free(reply);
@@ -467,7 +208,8 @@ bench_api_count(struct bench_api *b, const char *state, int stop_at_one)
 		if (before > 0)
 			snprintf(path + n, sizeof(path) - (size_t)n,
 			    "&before=%ld", before);
-		if (bench_api_get(b, path, &j) != 200) {
+		if (e2e_http(b->env, "GET", path, NULL, b->env->token, &j) !=
+		    200) {
 			json_decref(j);
 			return -1;
 		}
@@ -515,7 +257,7 @@ bench_api_wait_sent(struct bench_api *b, long expect, double *t_modem)
 			return bench_api_now();
 		if (sent < expect && clock_mono_ms() >= next_api)
 			next_api = clock_mono_ms() + 500;
-		bench_api_pause();
+		e2e_pause();
 	}
 	return -1.0;
 }
@@ -676,11 +418,11 @@ bench_api_measure(struct bench_api *b)
 	    delivered, failed, unknown);
 	printf("api: modem_sent=%ld\n", bench_api_sim_sent(b));
 	printf("api: gatewayd_vmhwm_kb=%ld\napi: gatewayd_vmrss_kb=%ld\n",
-	    bench_api_vm(bench_api_gw_pid, "VmHWM"),
-	    bench_api_vm(bench_api_gw_pid, "VmRSS"));
+	    bench_api_vm(b->env->gw_pid, "VmHWM"),
+	    bench_api_vm(b->env->gw_pid, "VmRSS"));
 	printf("api: gatewayd_cpu_seconds=%.2f\napi: modemsim_cpu_seconds="
-	    "%.2f\n", bench_api_cpu(bench_api_gw_pid),
-	    bench_api_cpu(bench_api_sim_pid));
+	    "%.2f\n", bench_api_cpu(b->env->gw_pid),
+	    bench_api_cpu(b->env->sim_pid));
 	fflush(stdout);
 
 	if (atomic_load(&l.accepted) == b->messages && t_done > 0 &&
@@ -693,22 +435,10 @@ out:
 }
 
 static int
-bench_api_rm(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
+bench_api_setup(struct bench_api *b)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-bench_api_setup(struct bench_api *b, const char *bindir)
-{
-	char token[48];
-
 	memset(b, 0, sizeof(*b));
-	snprintf(b->bindir, sizeof(b->bindir), "%s", bindir);
+	b->env = &bench_api_env_procs;
 	b->messages = bench_api_env("BENCH_MESSAGES", BENCH_API_MESSAGES, 1,
 	    BENCH_API_MESSAGES_MAX);
 	b->clients = bench_api_env("BENCH_CLIENTS", BENCH_API_CLIENTS, 1,
@@ -717,31 +447,36 @@ bench_api_setup(struct bench_api *b, const char *bindir)
 	    3600000);
 	b->deadline = clock_mono_ms() + 1000LL * bench_api_env(
 	    "BENCH_TIME_LIMIT", BENCH_API_LIMIT_S, 10, 3600);
-
-	snprintf(b->dir, sizeof(b->dir), "/tmp/smsgw-bench-XXXXXX");
-	if (mkdtemp(b->dir) == NULL) {
-		b->dir[0] = '\0';
-		return -1;
-	}
-	snprintf(b->conf, sizeof(b->conf), "%s/smsgw.conf", b->dir);
-	snprintf(b->db, sizeof(b->db), "%s/smsgw.db", b->dir);
-	snprintf(b->link, sizeof(b->link), "%s/modem", b->dir);
-	snprintf(b->control, sizeof(b->control), "%s/sim.sock", b->dir);
-	snprintf(token, sizeof(token), "bench-token-%ld-0123456789",
-	    (long)getpid());
-	snprintf(b->auth, sizeof(b->auth), "Authorization: Bearer %s",
-	    token);
-	b->port = e2e_free_port();
-	if (b->port < 0)
-		return -1;
-	snprintf(b->url, sizeof(b->url), "http://127.0.0.1:%d", b->port);
 	return 0;
+}
+
+/* modemsim and gatewayd, ready; then modemsim's report delay. */
+static int
+bench_api_start(struct bench_api *b)
+{
+	char cmd[64], *reply = NULL;
+	int rc;
+
+	if (e2e_setup_with(b->env) < 0)
+		return -1;
+	snprintf(b->auth, sizeof(b->auth), "Authorization: Bearer %s",
+	    b->env->token);
+	if (b->report_delay_ms < 0)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "report-delay %d", b->report_delay_ms);
+	rc = e2e_sim(b->env, cmd, &reply);
+	if (rc != 0)
+		fprintf(stderr, "bench_api: modemsim %s: %s\n", cmd,
+		    reply != NULL ? reply : strerror(-rc));
+	free(reply);
+	return rc == 0 ? 0 : -1;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct bench_api b;
+	struct e2e *env = &bench_api_env_procs;
 	int64_t limit_s;
 	int rc = 1;
 
@@ -749,13 +484,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_api [BUILD_DIR]\n");
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
-	if (bench_api_setup(&b, argc == 2 ? argv[1] : "build/release") < 0) {
-		fprintf(stderr, "bench_api: cannot set up: %s\n",
-		    strerror(errno));
-		goto out;
-	}
+	bench_api_setup(&b);
+	snprintf(env->bindir, sizeof(env->bindir), "%s",
+	    argc == 2 ? argv[1] : "build/release");
+	snprintf(env->log_level, sizeof(env->log_level), "warn");
+	if (getenv("BENCH_KEEP") != NULL)
+		setenv("SMSGW_E2E_KEEP", "1", 1);
 
 	/* The last resort: a minute after the deadline, or on ^C, kill both
 	 * children so nothing is left running. */
@@ -768,18 +503,12 @@ main(int argc, char **argv)
 	if (bench_api_start(&b) == 0) {
 		rc = bench_api_measure(&b) == 0 ? 0 : 1;
 		if (rc != 0)
-			bench_api_dump(&b, "gatewayd.log");
+			e2e_dump_log(env);
+		if (getenv("BENCH_KEEP") != NULL)
+			fprintf(stderr, "bench_api: kept %s\n", env->dir);
+		if (e2e_teardown(env) != 0)
+			rc = 1;
 	}
-	if (bench_api_stop(&bench_api_gw_pid, "gatewayd") != 0)
-		rc = 1;
-	if (bench_api_stop(&bench_api_sim_pid, "modemsim") != 0)
-		rc = 1;
 	alarm(0);
-out:
-	if (b.dir[0] != '\0' && getenv("BENCH_KEEP") == NULL)
-		nftw(b.dir, bench_api_rm, 8, FTW_DEPTH | FTW_PHYS);
-	else if (b.dir[0] != '\0')
-		fprintf(stderr, "bench_api: kept %s\n", b.dir);
-	curl_global_cleanup();
 	return rc;
 }

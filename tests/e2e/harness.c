@@ -31,10 +31,12 @@ e2e_pause(void)
 }
 
 static const char *
-e2e_bindir(void)
+e2e_bindir(const struct e2e *e)
 {
 	const char *b = getenv("SMSGW_BUILD");
 
+	if (e->bindir[0] != '\0')
+		return e->bindir;
 	return b != NULL && *b != '\0' ? b : "build/asan";
 }
 
@@ -140,7 +142,7 @@ e2e_start_sim(struct e2e *e)
 	int64_t deadline;
 	char *reply = NULL;
 
-	snprintf(bin, sizeof(bin), "%s/modemsim", e2e_bindir());
+	snprintf(bin, sizeof(bin), "%s/modemsim", e2e_bindir(e));
 	snprintf(log, sizeof(log), "%s/modemsim.log", e->dir);
 	e->sim_pid = e2e_spawn(argv, log);
 	if (e->sim_pid < 0)
@@ -176,10 +178,12 @@ e2e_write_conf(struct e2e *e)
 	    "  token = \"%s\";\n"
 	    "};\n"
 	    "database = \"%s\";\n"
-	    "log_level = \"debug\";\n"
+	    "log_level = \"%s\";\n"
 	    "modems = (\n"
 	    "  { name = \"sim1\"; device = \"%s\"; %s }\n"
-	    ");\n", e->port, e->token, e->db, e->link, e->modem_extra);
+	    ");\n", e->port, e->token, e->db,
+	    e->log_level[0] != '\0' ? e->log_level : "debug", e->link,
+	    e->modem_extra);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -209,7 +213,7 @@ e2e_gateway_start(struct e2e *e)
 	char *argv[] = { bin, "-c", e->conf, NULL };
 	int64_t deadline;
 
-	snprintf(bin, sizeof(bin), "%s/gatewayd", e2e_bindir());
+	snprintf(bin, sizeof(bin), "%s/gatewayd", e2e_bindir(e));
 	snprintf(log, sizeof(log), "%s/gatewayd.log", e->dir);
 	e->gw_pid = e2e_spawn(argv, log);
 	if (e->gw_pid < 0)

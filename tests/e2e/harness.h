@@ -8,7 +8,8 @@
  * checked until a deadline, never a fixed sleep, so the tests hold on a
  * loaded machine under sanitizers.
  *
- * The binaries are taken from $SMSGW_BUILD (default build/asan).
+ * The binaries are taken from e->bindir, else $SMSGW_BUILD, else
+ * build/asan.
  */
 #ifndef SMSGW_E2E_HARNESS_H
 #define SMSGW_E2E_HARNESS_H
@@ -30,9 +31,11 @@ struct e2e {
 	int	port;
 	pid_t	sim_pid;
 	pid_t	gw_pid;
-	/* Extra settings of the modem's group in the configuration, set
-	 * before e2e_setup() (e.g. "send_timeout = 5;"); "" for none. */
-	char	modem_extra[128];
+	/* Set before e2e_setup_with(); "" for the defaults. */
+	char	modem_extra[128];	/* modem group settings, e.g.
+					 * "send_timeout = 5;" */
+	char	log_level[16];		/* gatewayd's; default "debug" */
+	char	bindir[256];		/* default $SMSGW_BUILD */
 };
 
 /* Temp folder, modemsim, configuration, gatewayd; waits until the API
@@ -48,7 +51,7 @@ int e2e_group_teardown(void **state);
  * (to json_decref) or NULL at the deadline. */
 json_t *e2e_wait_inbound(struct e2e *e, const char *text);
 
-/* Start like e2e_setup(), keeping e->modem_extra. */
+/* Start like e2e_setup(), keeping the settings made in 'e' before. */
 int e2e_setup_with(struct e2e *e);
 
 /* Stop both processes and remove the folder.  Returns -1 if either did
